@@ -1,0 +1,1 @@
+"""One Scrapy platform for hard, large crawls."""

@@ -1,0 +1,101 @@
+"""Project defaults. Endpoints and secrets come from the environment or `.env`.
+
+Every value here can be overridden per run: `scrapy crawl vehicles -s CONCURRENT_REQUESTS=7`.
+Worker counts of the old tools are concurrency settings here, not processes.
+"""
+
+import warnings
+
+from scrapy.exceptions import ScrapyDeprecationWarning
+
+from crawlers.browser import launch_options
+from crawlers.env import PROJECT_ROOT, env_bool, env_str, load_env
+
+load_env()
+
+# scrapy-redis 0.9.1 and scrapy-rotating-proxies 0.6.2 still pass `spider=` arguments that
+# Scrapy 2.19 deprecates; the warnings say nothing a user can act on.
+for _module in ("scrapy_redis", "rotating_proxies"):
+    warnings.filterwarnings("ignore", category=ScrapyDeprecationWarning, module=_module)
+
+BOT_NAME = "crawlers"
+SPIDER_MODULES = ["crawlers.spiders"]
+NEWSPIDER_MODULE = "crawlers.spiders"
+COMMANDS_MODULE = "crawlers.commands"
+
+DATA_DIR = env_str("DATA_DIR", str(PROJECT_ROOT / "data"))
+
+# --- Sites (defaults are the real sites where one exists) --------------------------------
+VEHICLES_BASE_URL = env_str("VEHICLES_BASE_URL")
+DEALS_BASE_URL = env_str("DEALS_BASE_URL", "https://www.google.com")
+BUSINESSES_BASE_URL = env_str("BUSINESSES_BASE_URL", "https://www.yellowpages.com")
+VEHICLES_USERNAME = env_str("VEHICLES_USERNAME")
+VEHICLES_PASSWORD = env_str("VEHICLES_PASSWORD")
+
+# --- Concurrency and pacing ----------------------------------------------------------------
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_DELAY = 0
+# AutoThrottle paces each site by its own latency; the target is the number of requests
+# kept in flight per site, so a slow site is not hammered and a fast one is not starved.
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.25
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
+DOWNLOAD_TIMEOUT = 30
+ROBOTSTXT_OBEY = False
+USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0 Safari/537.36"
+)
+
+# --- Retries with backoff (Retry-After honoured) -------------------------------------------
+RETRY_ENABLED = True
+RETRY_TIMES = 6
+RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
+RETRY_BACKOFF_BASE = 0.5
+RETRY_BACKOFF_MAX = 60.0
+RETRY_AFTER_MAX = 300.0
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawlers.middlewares.retry.BackoffRetryMiddleware": 550,
+}
+
+# --- Browser pages (scrapy-playwright) -----------------------------------------------------
+HEADLESS = env_bool("HEADLESS", True)
+BLOCK_RESOURCES = env_bool("BLOCK_RESOURCES", True)
+DOWNLOAD_HANDLERS = {
+    "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+    "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+}
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+PLAYWRIGHT_LAUNCH_OPTIONS = launch_options(headless=HEADLESS)
+PLAYWRIGHT_MAX_CONTEXTS = 8
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000
+if BLOCK_RESOURCES:
+    PLAYWRIGHT_ABORT_REQUEST = "crawlers.browser.should_abort_request"
+
+# --- Storage: embedded by default, PostgreSQL when DATABASE_URL is set ---------------------
+FILES_STORE = env_str("FILES_STORE", f"{DATA_DIR}/pdfs")
+DATABASE_URL = env_str("DATABASE_URL")
+FEED_EXPORT_ENCODING = "utf-8"
+
+# --- Cluster: the scrapy-redis scheduler when REDIS_URL is set -----------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    SCHEDULER = "scrapy_redis.scheduler.Scheduler"
+    DUPEFILTER_CLASS = "scrapy_redis.dupefilter.RFPDupeFilter"
+    SCHEDULER_PERSIST = True
+
+# --- Logging -------------------------------------------------------------------------------
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# "Scraped from" records cost about 8% of the CPU of a listing crawl even when filtered.
+LOG_FORMATTER = "crawlers.logformatter.QuietLogFormatter"
+TELNETCONSOLE_ENABLED = False
+
+EXTENSIONS = {
+    "crawlers.extensions.stats_file.StatsFile": 900,
+}
+# Final stats as JSON (empty: not written).
+STATS_FILE = env_str("STATS_FILE")

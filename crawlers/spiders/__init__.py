@@ -1,0 +1,1 @@
+"""One thin spider per site: crawling only; parsing lives in crawlers.extraction."""

@@ -1,0 +1,95 @@
+"""Fixtures: the sandbox, a private Redis and PostgreSQL, and real crawls in subprocesses."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from crawlers.browser import chromium_executable
+from sandbox import Sandbox
+from sandbox.crawl import CrawlResult, run_crawl
+from sandbox.services import PostgresServer, RedisServer
+
+PAGES = Path(__file__).parent / "pages"
+
+
+@pytest.fixture
+def sandbox_factory() -> Iterator[Callable[..., Sandbox]]:
+    """`sandbox_factory(["vehicles"], knobs={...}, common={...})`, stopped after the test."""
+    started: list[Sandbox] = []
+
+    def make(names: list[str], **kwargs) -> Sandbox:
+        sb = Sandbox(names, **kwargs).start()
+        started.append(sb)
+        return sb
+
+    yield make
+    for sb in started:
+        sb.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+_db_counter = itertools.count()
+
+
+@pytest.fixture
+def database_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database per test on the session's private cluster."""
+    return postgres_server.create_database(f"test_{next(_db_counter)}")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = chromium_executable()
+    assert path, "no Chromium found: run `make system` (installs Debian's chromium)"
+    return path
+
+
+@pytest.fixture
+def crawl(tmp_path: Path) -> Callable[..., CrawlResult]:
+    """`crawl("vehicles", args={...}, settings={...}, env={...})` -> CrawlResult.
+
+    Each call gets its own folder under tmp_path (DATA_DIR, items feed, stats file).
+    """
+    counter = itertools.count()
+
+    def run(spider: str, workdir: Path | None = None, **kwargs) -> CrawlResult:
+        return run_crawl(spider, workdir or tmp_path / f"crawl{next(counter)}", **kwargs)
+
+    return run
+
+
+@pytest.fixture
+def saved_page() -> Callable[[str], str]:
+    """The text of a saved page under tests/pages."""
+
+    def read(name: str) -> str:
+        return (PAGES / name).read_text(encoding="utf-8")
+
+    return read

@@ -1,0 +1,128 @@
+"""The foundation itself: sandbox faults, private Redis/PostgreSQL, a real browser crawl."""
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import psycopg
+import pytest
+import redis
+
+from crawlers.env import PROJECT_ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def fetch(url: str, timeout: float = 5.0):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status, dict(resp.headers), resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read().decode()
+
+
+def test_sandbox_serves_truth_and_changes_knobs_live(sandbox_factory):
+    sb = sandbox_factory(["probe"])
+    assert sb.truth("probe") == {"rendered_text": "rendered 42"}
+    assert fetch(sb.url("probe") + "/")[0] == 200
+    sb.set_knobs("probe", fault_429=1.0, retry_after=7)
+    status, headers, _ = fetch(sb.url("probe") + "/")
+    assert status == 429
+    assert headers["Retry-After"] == "7"
+    sb.set_knobs("probe", fault_429=0.0, fault_5xx=1.0)
+    assert fetch(sb.url("probe") + "/")[0] in {500, 502, 503}
+    stats = sb.stats("probe")
+    assert stats["fault_429"] == 1
+    assert stats["requests"] == 3
+
+
+def test_sandbox_resets_and_hangs(sandbox_factory):
+    sb = sandbox_factory(["probe"], common={"fault_reset": 1.0})
+    with pytest.raises((ConnectionError, urllib.error.URLError)):
+        fetch(sb.url("probe") + "/")
+    sb.set_knobs("probe", fault_reset=0.0, fault_hang=1.0, hang_seconds=30)
+    with pytest.raises((TimeoutError, urllib.error.URLError)):
+        fetch(sb.url("probe") + "/", timeout=1.0)
+
+
+def test_sandbox_command_line_prints_its_sites(tmp_path):
+    ports_file = tmp_path / "ports.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--sites", "probe", "--ports-file", str(ports_file)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("sandbox: probe")
+        url = json.loads(ports_file.read_text())["probe"]
+        assert fetch(url + "/")[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    bad = subprocess.run(
+        [sys.executable, "-m", "sandbox", "--sites", "nosuch"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode != 0
+    assert "unknown sandbox site 'nosuch'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_private_redis(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    client.set("k", "v")
+    assert client.get("k") == b"v"
+    assert "127.0.0.1" in redis_url
+
+
+def test_private_postgres_with_password(database_url, postgres_server):
+    with psycopg.connect(database_url) as conn:
+        conn.execute("CREATE TABLE t (n int, s text)")
+        with conn.cursor().copy("COPY t (n, s) FROM STDIN") as copy:
+            for n in range(100):
+                copy.write_row((n, f"row {n}"))
+        assert conn.execute("SELECT count(*), sum(n) FROM t").fetchone() == (100, 4950)
+    wrong = database_url.replace(postgres_server.password, "wrong")
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(wrong, connect_timeout=5)
+
+
+def test_browser_crawl_with_project_settings(sandbox_factory, chromium, tmp_path):
+    """scrapy-playwright renders with our Chromium; a 429 is retried after Retry-After."""
+    sb = sandbox_factory(["probe"])
+    out = tmp_path / "items.jsonl"
+    stats = tmp_path / "stats.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "runspider",
+            "tests/spiders/probe_spider.py",
+            "-a",
+            f"base_url={sb.url('probe')}",
+            "-o",
+            f"{out}:jsonlines",
+            "-s",
+            f"STATS_FILE={stats}",
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    items = {i["kind"]: i for i in map(json.loads, out.read_text().splitlines())}
+    assert items["browser"]["text"] == "rendered 42"
+    assert items["flaky"] == {"kind": "flaky", "status": 200, "text": "ok a"}
+    crawl_stats = json.loads(stats.read_text())
+    assert crawl_stats["retry/retry_after_honoured"] == 2
+    assert crawl_stats["retry/backoff_seconds"] >= 2
+    assert crawl_stats["playwright/page_count"] >= 1
+    assert sb.stats("probe")["flaky:a"] == 3
