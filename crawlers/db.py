@@ -1,0 +1,24 @@
+"""PostgreSQL connections (psycopg 3) with errors that name the server, never the password."""
+
+from __future__ import annotations
+
+import psycopg
+
+from crawlers.env import redact_url
+from crawlers.errors import ConfigError
+
+
+def connect(url: str, *, autocommit: bool = False, timeout: float = 10.0) -> psycopg.Connection:
+    try:
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=int(timeout))
+    except psycopg.Error as exc:
+        raise ConfigError(
+            f"cannot reach PostgreSQL at {redact_url(url)}: {_first_line(exc)}"
+        ) from None
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else type(exc).__name__
+    # psycopg puts the host/user in its message but never the password; strip it anyway.
+    return first.replace("\r", " ")[:200]

@@ -1,0 +1,67 @@
+"""One item class per thing we keep. Dataclasses: typed, cheap, and itemadapter-friendly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class VehicleItem:
+    ref: str
+    vin: str = ""
+    year: int | None = None
+    make: str = ""
+    model: str = ""
+    trim: str = ""
+    mileage: int | None = None
+    price: float | None = None
+    status: str = "downloaded"  # downloaded | skipped | failed
+    reason: str = ""  # why it failed
+    pdf_path: str = ""
+    pdf_size: int = 0
+    pdf_sha256: str = ""
+
+
+@dataclass
+class DealItem:
+    origin: str
+    destination: str
+    price: float | None = None
+    currency: str = "USD"
+    outbound_date: str = ""
+    return_date: str = ""
+    duration: str = ""
+    regions: list[str] = field(default_factory=list)
+    flights_url: str = ""
+    rank: int = 0
+    options: list[dict[str, Any]] = field(default_factory=list)
+    expansion_seconds: float | None = None
+    expansion_status: str = ""  # ok | failed:<reason>
+
+
+@dataclass
+class BusinessItem:
+    ypid: str
+    name: str
+    state: str = ""
+    city: str = ""
+    search_terms: str = ""
+    categories: list[str] = field(default_factory=list)
+    phone: str = ""
+    street: str = ""
+    locality: str = ""
+    website: str = ""
+    rating: float | None = None
+    review_count: int | None = None
+    years_in_business: int | None = None
+    detail_url: str = ""
+    rank: int | None = None
+
+
+@dataclass
+class EmailItem:
+    email: str
+    site: str
+    page: str
+    first_seen: str  # ISO 8601, UTC
