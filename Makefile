@@ -39,7 +39,7 @@ test-long: install system
 	$(PY) -m pytest -m slow
 
 bench: install system
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
