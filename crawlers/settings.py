@@ -83,6 +83,9 @@ FEED_EXPORT_ENCODING = "utf-8"
 
 # --- Cluster: the scrapy-redis scheduler when REDIS_URL is set -----------------------------
 REDIS_URL = env_str("REDIS_URL")
+# One logical crawl shared by every node (default: the spider's name); see crawlers/jobs.py.
+CRAWL_JOB = env_str("CRAWL_JOB")
+NODE_ID = env_str("NODE_ID")
 if REDIS_URL:
     SCHEDULER = "scrapy_redis.scheduler.Scheduler"
     DUPEFILTER_CLASS = "scrapy_redis.dupefilter.RFPDupeFilter"
