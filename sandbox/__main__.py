@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 
@@ -68,11 +69,14 @@ def build(args: argparse.Namespace) -> Sandbox:
 
 async def main_async(sandbox: Sandbox, ports_file: str | None) -> None:
     await sandbox._start_async()
+    if ports_file:
+        # Written (atomically) before anything is printed: readers wait on the first line.
+        tmp = f"{ports_file}.tmp"
+        with open(tmp, "w") as fh:
+            json.dump({n: sandbox.url(n) for n in sandbox.names}, fh)
+        os.replace(tmp, ports_file)
     for name in sandbox.names:
         print(f"sandbox: {name:<12} {sandbox.url(name)}", flush=True)
-    if ports_file:
-        with open(ports_file, "w") as fh:
-            json.dump({n: sandbox.url(n) for n in sandbox.names}, fh)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
