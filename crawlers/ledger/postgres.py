@@ -1,0 +1,188 @@
+"""The ledger in PostgreSQL: nodes claim with FOR UPDATE SKIP LOCKED; time is the server's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from crawlers.db import connect
+from crawlers.ledger.model import DONE, FAILED, IN_PROGRESS, LedgerStatus, StateCounts, Target
+from crawlers.outcomes import clean_reason
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS business_targets (
+    id bigserial PRIMARY KEY,
+    state text NOT NULL,
+    city text NOT NULL,
+    search_terms text NOT NULL,
+    priority bigint NOT NULL DEFAULT 0,
+    status text NOT NULL DEFAULT 'planned',
+    lease_owner text,
+    lease_until timestamptz,
+    attempts integer NOT NULL DEFAULT 0,
+    reason text NOT NULL DEFAULT '',
+    accepted integer NOT NULL DEFAULT 0,
+    rejected integer NOT NULL DEFAULT 0,
+    pages integer NOT NULL DEFAULT 0,
+    finished_at timestamptz,
+    UNIQUE (state, city, search_terms)
+);
+CREATE INDEX IF NOT EXISTS business_targets_claim
+    ON business_targets (status, priority DESC, id);
+CREATE INDEX IF NOT EXISTS business_targets_finished ON business_targets (finished_at);
+"""
+
+CLAIMABLE = "(status = 'planned' OR (status = 'in_progress' AND lease_until < now()))"
+SCOPE = " AND (%(states)s::text[] IS NULL OR state = ANY(%(states)s::text[]))"
+HELD = " WHERE id = ANY(%(ids)s) AND status = 'in_progress' AND lease_owner = %(node)s"
+
+
+class PostgresLedger:
+    def __init__(self, url: str):
+        self.db = connect(url, autocommit=True)
+        # Several nodes may create the schema at once: serialise on an advisory lock.
+        with self.db.transaction():
+            self.db.execute("SELECT pg_advisory_xact_lock(hashtext('business_targets'))")
+            self.db.execute(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def generate(self, targets: Iterable[Target]) -> int:
+        with self.db.transaction():
+            self.db.execute(
+                "CREATE TEMP TABLE new_targets (state text, city text, search_terms text,"
+                " priority bigint) ON COMMIT DROP"
+            )
+            with self.db.cursor().copy(
+                "COPY new_targets (state, city, search_terms, priority) FROM STDIN"
+            ) as copy:
+                for t in targets:
+                    copy.write_row((t.state, t.city, t.search_terms, t.priority))
+            cur = self.db.execute(
+                "INSERT INTO business_targets (state, city, search_terms, priority)"
+                " SELECT state, city, search_terms, priority FROM new_targets"
+                " ORDER BY priority DESC ON CONFLICT DO NOTHING"
+            )
+            return cur.rowcount
+
+    def claim(
+        self, node: str, limit: int, lease_seconds: float, states: Sequence[str] | None = None
+    ) -> list[Target]:
+        if limit <= 0:
+            return []
+        rows = self.db.execute(
+            f"""UPDATE business_targets
+            SET status = 'in_progress', lease_owner = %(node)s, attempts = attempts + 1,
+                lease_until = now() + make_interval(secs => %(lease)s)
+            WHERE id IN (SELECT id FROM business_targets WHERE {CLAIMABLE}{SCOPE}
+                         ORDER BY priority DESC, id LIMIT %(limit)s
+                         FOR UPDATE SKIP LOCKED)
+            RETURNING id, state, city, search_terms, priority, attempts""",
+            {"node": node, "lease": lease_seconds, "limit": limit, "states": _arr(states)},
+        ).fetchall()
+        rows.sort(key=lambda r: (-r[4], r[0]))
+        return [Target(r[1], r[2], r[3], r[4], r[0], r[5]) for r in rows]
+
+    def renew(self, node: str, ids: Sequence[int], lease_seconds: float) -> set[int]:
+        if not ids:
+            return set()
+        rows = self.db.execute(
+            "UPDATE business_targets SET lease_until = now() + make_interval(secs => %(lease)s)"
+            f"{HELD} RETURNING id",
+            {"lease": lease_seconds, "ids": list(ids), "node": node},
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def _end(self, node, target_id, status, reason, accepted, rejected, pages) -> bool:
+        cur = self.db.execute(
+            "UPDATE business_targets SET status = %(status)s, reason = %(reason)s,"
+            " accepted = %(accepted)s, rejected = %(rejected)s, pages = %(pages)s,"
+            f" lease_owner = NULL, lease_until = NULL, finished_at = now(){HELD}",
+            {
+                "status": status,
+                "reason": reason,
+                "accepted": accepted,
+                "rejected": rejected,
+                "pages": pages,
+                "ids": [target_id],
+                "node": node,
+            },
+        )
+        return cur.rowcount == 1
+
+    def finish(self, node: str, target_id: int, accepted: int, rejected: int, pages: int) -> bool:
+        return self._end(node, target_id, DONE, "", accepted, rejected, pages)
+
+    def fail(self, node, target_id, reason, accepted=0, rejected=0, pages=0) -> bool:
+        return self._end(node, target_id, FAILED, clean_reason(reason), accepted, rejected, pages)
+
+    def release(self, node: str, ids: Sequence[int]) -> int:
+        if not ids:
+            return 0
+        cur = self.db.execute(
+            "UPDATE business_targets SET status = 'planned', lease_owner = NULL,"
+            f" lease_until = NULL, attempts = greatest(attempts - 1, 0){HELD}",
+            {"ids": list(ids), "node": node},
+        )
+        return cur.rowcount
+
+    def reset(self, *, failed: bool = False, stuck: bool = False) -> int:
+        clauses = []
+        if failed:
+            clauses.append("status = 'failed'")
+        if stuck:
+            clauses.append("(status = 'in_progress' AND lease_until < now())")
+        if not clauses:
+            return 0
+        cur = self.db.execute(
+            "UPDATE business_targets SET status = 'planned', reason = '', lease_owner = NULL,"
+            f" lease_until = NULL, finished_at = NULL WHERE {' OR '.join(clauses)}"
+        )
+        return cur.rowcount
+
+    def pending(self, states: Sequence[str] | None = None) -> int:
+        return self.db.execute(
+            f"SELECT count(*) FROM business_targets WHERE {CLAIMABLE}{SCOPE}",
+            {"states": _arr(states)},
+        ).fetchone()[0]
+
+    def leased_by_others(self, node: str, states: Sequence[str] | None = None) -> int:
+        return self.db.execute(
+            "SELECT count(*) FROM business_targets WHERE status = 'in_progress'"
+            f" AND lease_until >= now() AND lease_owner <> %(node)s{SCOPE}",
+            {"node": node, "states": _arr(states)},
+        ).fetchone()[0]
+
+    def status(self, states: Sequence[str] | None = None, window: float = 900.0) -> LedgerStatus:
+        params = {"states": _arr(states), "window": window}
+        per_state: dict[str, StateCounts] = {}
+        rows = self.db.execute(
+            "SELECT state, status, count(*), count(*) FILTER (WHERE lease_until < now()),"
+            " sum(accepted), sum(rejected) FROM business_targets"
+            f" WHERE true{SCOPE} GROUP BY state, status",
+            params,
+        ).fetchall()
+        for state, status, n, stuck, accepted, rejected in rows:
+            counts = per_state.setdefault(state, StateCounts())
+            counts.counts[status] = n
+            if status == IN_PROGRESS:
+                counts.stuck += stuck
+            counts.accepted += accepted or 0
+            counts.rejected += rejected or 0
+        recent = self.db.execute(
+            "SELECT count(*) FROM business_targets"
+            f" WHERE finished_at >= now() - make_interval(secs => %(window)s){SCOPE}",
+            params,
+        ).fetchone()[0]
+        reasons = dict(
+            self.db.execute(
+                f"SELECT reason, count(*) FROM business_targets WHERE status = '{FAILED}'"
+                f"{SCOPE} GROUP BY reason ORDER BY 2 DESC",
+                params,
+            ).fetchall()
+        )
+        return LedgerStatus(dict(sorted(per_state.items())), recent, window, reasons)
+
+
+def _arr(states: Sequence[str] | None) -> list[str] | None:
+    return list(states) if states else None

