@@ -81,15 +81,22 @@ FILES_STORE = env_str("FILES_STORE", f"{DATA_DIR}/pdfs")
 DATABASE_URL = env_str("DATABASE_URL")
 FEED_EXPORT_ENCODING = "utf-8"
 
-# --- Cluster: the scrapy-redis scheduler when REDIS_URL is set -----------------------------
+# --- Cluster: a shared Redis queue with leases when REDIS_URL is set -----------------------
 REDIS_URL = env_str("REDIS_URL")
 # One logical crawl shared by every node (default: the spider's name); see crawlers/jobs.py.
 CRAWL_JOB = env_str("CRAWL_JOB")
 NODE_ID = env_str("NODE_ID")
-if REDIS_URL:
-    SCHEDULER = "scrapy_redis.scheduler.Scheduler"
-    DUPEFILTER_CLASS = "scrapy_redis.dupefilter.RFPDupeFilter"
-    SCHEDULER_PERSIST = True
+# With REDIS_URL (environment or `-s`) this add-on swaps in the shared queue with leases of
+# crawlers/cluster: same spiders, same commands; without it Scrapy's own scheduler runs.
+ADDONS = {"crawlers.cluster.addon.Cluster": 0}
+# A request taken by a node that stops renewing it (the node died) goes back to the others.
+CLUSTER_LEASE_SECONDS = 60
+# How often an idle node looks for shared work, and renews its leases.
+CLUSTER_POLL_INTERVAL = 1.0
+# The job ends when no node has work (pending, leased, or still starting) for this long.
+CLUSTER_IDLE_GRACE = 3.0
+# How long nodes wait for an unreachable Redis before stopping, the work left queued there.
+CLUSTER_REDIS_WAIT = 300
 
 # --- Logging -------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

@@ -1,0 +1,372 @@
+"""The scheduler of a cluster node (chosen by crawlers.cluster.addon when REDIS_URL is set).
+
+Each `scrapy crawl <spider>` process is a node of the job named by
+CRAWL_JOB (default: the spider's name); nodes share one queue and one set of fingerprints:
+- every node runs its spider's start(); the shared fingerprints let each start request in
+  once, so start work is queued once however many nodes start, and none is lost if the
+  node that queued it first dies before its start() ends;
+- a request a node takes is leased (CLUSTER_LEASE_SECONDS, renewed while the node lives)
+  and acked only when its response or failure has been fully handled: what its callback
+  yielded is queued and its items have left the item pipelines;
+- the queue and fingerprints outlive every node; a node closes when the whole job has no
+  request pending or leased and no node is still starting, for CLUSTER_IDLE_GRACE seconds;
+  the last check marks the run done, so the next crawl of the same job starts fresh;
+- if Redis stops answering, new requests and acks wait on the node (in order) and are sent
+  when it is back; after CLUSTER_REDIS_WAIT seconds the node stops with an error, leaving
+  the work queued (what it held unacked comes back when its leases expire).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import time
+from collections import deque
+
+from scrapy import signals
+from scrapy.core.scheduler import BaseScheduler
+from scrapy.exceptions import DontCloseSpider
+from scrapy.http import Request
+from scrapy.utils.asyncio import create_looping_call
+from scrapy.utils.request import request_from_dict
+
+from crawlers.cluster import connection
+from crawlers.cluster.connection import UNAVAILABLE, describe
+from crawlers.cluster.queue import LeasedQueue, RunOver
+from crawlers.env import redact_url
+from crawlers.errors import EXIT_FAILED, stop_crawl
+from crawlers.jobs import job_id, node_id
+
+logger = logging.getLogger(__name__)
+
+
+class Scheduler(BaseScheduler):
+    """This node's view of the job's shared queue."""
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def __init__(self, crawler):
+        settings = crawler.settings
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.url = settings.get("REDIS_URL")
+        self.client = connection.client(settings)
+        self.lease_seconds = settings.getfloat("CLUSTER_LEASE_SECONDS", 60.0)
+        self.poll_interval = settings.getfloat("CLUSTER_POLL_INTERVAL", 1.0)
+        self.idle_grace = settings.getfloat("CLUSTER_IDLE_GRACE", 3.0)
+        self.redis_wait = settings.getfloat("CLUSTER_REDIS_WAIT", 300.0)
+        self.debug_dupes = settings.getbool("DUPEFILTER_DEBUG")
+        self.node = node_id(settings)
+        self.queue: LeasedQueue | None = None
+        self.spider = None
+        # Requests handed to the engine, by object: the engine gives the same object back
+        # when it is done with it.
+        self._leased: dict[Request, str] = {}
+        # Requests that cannot be serialized (say, a lambda callback) stay on this node,
+        # as Scrapy's own scheduler keeps them in memory.
+        self._local: deque[Request] = deque()
+        # ("push", fingerprint, score, payload) / ("ack", id), in order, while Redis is away.
+        self._backlog: deque[tuple] = deque()
+        self._down_since: float | None = None
+        self._quiet_since: float | None = None
+        self._start_done = False
+        self._last_renew = 0.0
+        self._logged_dupe = False
+        self._logged_local = False
+        self._ticker = None
+
+    # -- Scrapy's scheduler interface ---------------------------------------------------
+    def open(self, spider):
+        self.spider = spider
+        job = job_id(self.crawler)
+        self.queue = LeasedQueue(self.client, job, self.node, self.lease_seconds)
+        run = self.queue.open()
+        engine = self.crawler.engine
+        # The engine hands a request back through its slot once the response (or failure)
+        # and everything the callback produced are handled: the moment to ack. Scrapy has
+        # no signal for it.
+        slot = engine._slot
+        remove_request = slot.remove_request
+
+        def remove_and_ack(request):
+            lease = self._leased.pop(request, None)
+            if lease is not None:
+                self._ack(lease)
+            remove_request(request)
+
+        slot.remove_request = remove_and_ack
+        # An idle node looks for shared work at each engine heartbeat (5 s by default).
+        engine._SLOT_HEARTBEAT_INTERVAL = self.poll_interval
+        self.crawler.signals.connect(self._spider_idle, signals.spider_idle, weak=False)
+        self._ticker = create_looping_call(self._tick)
+        self._ticker.start(self.poll_interval, now=False)
+        self.stats.set_value("cluster/job", job)
+        self.stats.set_value("cluster/node", self.node)
+        pending = self.queue.pending()
+        logger.info(
+            "Cluster: node %s joined job %s (run %s) on %s; %d requests pending",
+            self.node,
+            job,
+            run,
+            redact_url(self.url),
+            pending,
+        )
+
+    def close(self, reason):
+        if self.queue is None:
+            return
+        if self._ticker is not None and self._ticker.running:
+            self._ticker.stop()
+        self.crawler.signals.disconnect(self._spider_idle, signals.spider_idle)
+        try:
+            self._flush()
+            self.queue.release(list(self._leased.values()))
+            self.queue.leave()
+            status = self.queue.status()
+            logger.info(
+                "Cluster: node %s leaves job %s: %d pending, %d leased",
+                self.node,
+                self.queue.job,
+                status.pending,
+                status.leased,
+            )
+        except UNAVAILABLE as exc:
+            logger.warning(
+                "Cluster: Redis at %s unreachable while closing (%s); %d requests this node "
+                "held come back when their leases expire",
+                redact_url(self.url),
+                describe(exc, self.url),
+                len(self._leased),
+            )
+        except RunOver:
+            pass
+
+    def has_pending_requests(self) -> bool:
+        if self._local or self._backlog or self._down_since is not None:
+            return True
+        try:
+            return self.queue.pending() > 0
+        except UNAVAILABLE as exc:
+            self._went_down(exc)
+            return True
+        except RunOver:
+            return False
+
+    def __len__(self) -> int:
+        try:
+            return len(self._local) + self.queue.pending()
+        except UNAVAILABLE:
+            return len(self._local) + len(self._backlog)
+
+    def enqueue_request(self, request: Request) -> bool:
+        fingerprint = "" if request.dont_filter else self._fingerprint(request)
+        try:
+            payload = pickle.dumps(request.to_dict(spider=self.spider), protocol=4)
+        except (ValueError, TypeError, AttributeError, pickle.PicklingError) as exc:
+            return self._enqueue_local(request, fingerprint, exc)
+        if self._down_since is None:
+            try:
+                queued = self.queue.push(fingerprint, -request.priority, payload)
+            except UNAVAILABLE as exc:
+                self._went_down(exc)
+            except RunOver:
+                return False
+            else:
+                return self._counted(request, queued)
+        self._backlog.append(("push", fingerprint, -request.priority, payload))
+        self.stats.inc_value("scheduler/enqueued")
+        self.stats.inc_value("cluster/backlogged")
+        return True
+
+    def next_request(self) -> Request | None:
+        if self._local:
+            self.stats.inc_value("scheduler/dequeued")
+            self.stats.inc_value("scheduler/dequeued/memory")
+            return self._local.popleft()
+        if self._down_since is not None:
+            return None
+        while True:
+            try:
+                claimed = self.queue.claim()
+            except UNAVAILABLE as exc:
+                self._went_down(exc)
+                return None
+            except RunOver:
+                return None
+            if claimed is None:
+                return None
+            lease, payload = claimed
+            try:
+                request = request_from_dict(pickle.loads(payload), spider=self.spider)
+            except Exception as exc:
+                # From another version of the spider, say; leased forever it would come
+                # back again and again.
+                logger.error("Cluster: dropping a queued request this spider cannot load: %s", exc)
+                self.stats.inc_value("cluster/undecodable")
+                self._ack(lease)
+                continue
+            self._leased[request] = lease
+            self.stats.inc_value("scheduler/dequeued")
+            self.stats.inc_value("scheduler/dequeued/redis")
+            return request
+
+    # -- internals ------------------------------------------------------------------------
+    def _fingerprint(self, request: Request) -> str:
+        return self.crawler.request_fingerprinter.fingerprint(request).hex()
+
+    def _counted(self, request: Request, queued: bool) -> bool:
+        if queued:
+            self.stats.inc_value("scheduler/enqueued")
+            self.stats.inc_value("scheduler/enqueued/redis")
+            return True
+        self.stats.inc_value("dupefilter/filtered")
+        if self.debug_dupes or not self._logged_dupe:
+            self._logged_dupe = True
+            logger.debug(
+                "Filtered duplicate request: %(request)s%(more)s",
+                {
+                    "request": request,
+                    "more": "" if self.debug_dupes else " - no more duplicates will be shown",
+                },
+            )
+        return False
+
+    def _enqueue_local(self, request: Request, fingerprint: str, exc: Exception) -> bool:
+        if fingerprint:
+            try:
+                if not self.queue.see(fingerprint):
+                    return self._counted(request, False)
+            except UNAVAILABLE as down:
+                self._went_down(down)
+            except RunOver:
+                return False
+        if not self._logged_local:
+            self._logged_local = True
+            logger.warning(
+                "Cluster: %s cannot be serialized (%s); such requests run on this node only",
+                request,
+                exc,
+            )
+        self.stats.inc_value("scheduler/unserializable")
+        self.stats.inc_value("scheduler/enqueued")
+        self.stats.inc_value("scheduler/enqueued/memory")
+        self._local.append(request)
+        return True
+
+    def _ack(self, lease: str) -> None:
+        self.stats.inc_value("cluster/acked")
+        if self._down_since is None and not self._backlog:
+            try:
+                self.queue.ack([lease])
+                return
+            except UNAVAILABLE as exc:
+                self._went_down(exc)
+        self._backlog.append(("ack", lease))
+
+    def _went_down(self, exc: Exception) -> None:
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            self.stats.inc_value("cluster/redis_outages")
+            logger.warning(
+                "Cluster: Redis at %s unreachable (%s); waiting up to %.0fs for it, "
+                "new requests wait on this node meanwhile",
+                redact_url(self.url),
+                describe(exc, self.url),
+                self.redis_wait,
+            )
+
+    def _flush(self) -> None:
+        """Send what waited on this node, in order. Raises if Redis is still away."""
+        if self._down_since is not None:
+            self.client.ping()
+        sent = 0
+        while self._backlog:
+            op = self._backlog[0]
+            try:
+                if op[0] == "push":
+                    self.queue.push(*op[1:])
+                else:
+                    self.queue.ack([op[1]])
+            except RunOver:
+                # The run ended while Redis was away; what waited belongs to no run.
+                self._backlog.clear()
+                break
+            self._backlog.popleft()
+            sent += 1
+        if self._down_since is not None:
+            logger.info(
+                "Cluster: Redis at %s is back after %.0fs; %d waiting operations sent",
+                redact_url(self.url),
+                time.monotonic() - self._down_since,
+                sent,
+            )
+            self._down_since = None
+
+    def _tick(self) -> None:
+        """Every CLUSTER_POLL_INTERVAL: reconnect and catch up, or renew this node's leases."""
+        now = time.monotonic()
+        try:
+            if self._down_since is not None or self._backlog:
+                self._flush()
+            if now - self._last_renew >= min(self.lease_seconds / 4, 10.0):
+                self.queue.renew(list(self._leased.values()))
+                self._last_renew = now
+        except UNAVAILABLE as exc:
+            self._went_down(exc)
+            if now - self._down_since > self.redis_wait:
+                self._ticker.stop()
+                stop_crawl(
+                    self.crawler,
+                    f"Redis at {redact_url(self.url)} unreachable for {self.redis_wait:.0f}s;"
+                    " stopped, the crawl's work stays queued there (run again to resume)",
+                    reason="redis_unavailable",
+                    exit_code=EXIT_FAILED,
+                )
+        except RunOver as over:
+            self._ticker.stop()
+            if over.lost:
+                self._lost()
+
+    def _lost(self) -> None:
+        stop_crawl(
+            self.crawler,
+            f"Redis at {redact_url(self.url)} no longer holds job {self.queue.job}'s run"
+            " (restarted without persistence, or its keys were deleted)",
+            reason="redis_lost_job",
+            exit_code=EXIT_FAILED,
+        )
+
+    def _spider_idle(self, spider):
+        """Keep an idle node open until the whole job has no work left for a grace period."""
+        if self._down_since is not None or self._backlog:
+            raise DontCloseSpider
+        try:
+            if not self._start_done:
+                # The engine only goes idle once the spider's start() is exhausted.
+                self.queue.started()
+                self._start_done = True
+            status = self.queue.status()
+        except UNAVAILABLE as exc:
+            self._went_down(exc)
+            raise DontCloseSpider from None
+        except RunOver as over:
+            if over.lost:
+                self._lost()
+            else:
+                logger.info("Cluster: job %s's run has ended", self.queue.job)
+            return
+        if status.done:
+            return
+        now = time.monotonic()
+        if status.busy or self._quiet_since is None:
+            self._quiet_since = None if status.busy else now
+            raise DontCloseSpider
+        if now - self._quiet_since < self.idle_grace:
+            raise DontCloseSpider
+        try:
+            self.queue.mark_done()
+        except (*UNAVAILABLE, RunOver):
+            pass
+        logger.info("Cluster: job %s has no work left on any node", self.queue.job)
