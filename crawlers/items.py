@@ -27,6 +27,7 @@ class VehicleItem:
 class DealItem:
     origin: str
     destination: str
+    destination_id: str = ""  # from the flights link: an IATA code (or a /m/ id)
     price: float | None = None
     currency: str = "USD"
     outbound_date: str = ""
@@ -44,9 +45,9 @@ class DealItem:
 class BusinessItem:
     ypid: str
     name: str
-    state: str = ""
+    state: str = ""  # address parts, from the card's locality line
     city: str = ""
-    search_terms: str = ""
+    postal_code: str = ""
     categories: list[str] = field(default_factory=list)
     phone: str = ""
     street: str = ""
@@ -57,6 +58,9 @@ class BusinessItem:
     years_in_business: int | None = None
     detail_url: str = ""
     rank: int | None = None
+    search_terms: str = ""  # the source target: its search and where
+    search_location: str = ""
+    target_id: int | None = None
 
 
 @dataclass

@@ -61,6 +61,30 @@ DOWNLOADER_MIDDLEWARES = {
     "crawlers.middlewares.retry.BackoffRetryMiddleware": 550,
 }
 
+# --- Proxies (crawlers/middlewares/proxies.py, README "Proxies") ---------------------------
+# A list file, one proxy a line: host:port, host:port:user:password (Webshare) or
+# http://user:password@host:port. Unset: DATA_DIR/proxies.txt if it exists, else direct.
+PROXY_LIST = env_str("PROXY_LIST")
+PROXY_ENABLED = env_bool("PROXY_ENABLED", True)
+# The old tools benched a proxy for 60 minutes after 10 failures. Here the failures are bans
+# in a row (crawlers/proxies/policy.py), each further rest in a row lasts twice as long up
+# to the max, and a proxy back from a rest is benched again on its first ban.
+PROXY_BAN_THRESHOLD = 10
+PROXY_REST_SECONDS = 3600
+PROXY_REST_MAX_SECONDS = 4 * 3600
+# How often a node re-reads the health other nodes share through Redis (REDIS_URL set).
+PROXY_HEALTH_REFRESH_SECONDS = 2.0
+ROTATING_PROXY_BAN_POLICY = "crawlers.proxies.policy.BanPolicy"
+# Proxies a page is tried through before its ban is taken as the page's own answer.
+ROTATING_PROXY_PAGE_RETRY_TIMES = 5
+ROTATING_PROXY_LOGSTATS_INTERVAL = 60
+DOWNLOADER_MIDDLEWARES.update(
+    {
+        "crawlers.middlewares.proxies.ProxyRotationMiddleware": 610,
+        "crawlers.middlewares.proxies.ProxyBanDetectionMiddleware": 620,
+    }
+)
+
 # --- Browser pages (scrapy-playwright) -----------------------------------------------------
 HEADLESS = env_bool("HEADLESS", True)
 BLOCK_RESOURCES = env_bool("BLOCK_RESOURCES", True)
@@ -80,6 +104,20 @@ if BLOCK_RESOURCES:
 FILES_STORE = env_str("FILES_STORE", f"{DATA_DIR}/pdfs")
 DATABASE_URL = env_str("DATABASE_URL")
 FEED_EXPORT_ENCODING = "utf-8"
+
+# --- businesses (crawlers/spiders/businesses.py, README "businesses") ----------------------
+# Accept/reject rules for listings (empty: keep every listing).
+BUSINESSES_FILTER_FILE = env_str(
+    "BUSINESSES_FILTER_FILE", str(PROJECT_ROOT / "data" / "business_filter.json")
+)
+# A claimed target comes back to the other nodes if its node stops renewing it this long.
+BUSINESSES_LEASE_SECONDS = 300
+BUSINESSES_TARGETS_IN_FLIGHT = 0  # targets worked on at once (0: CONCURRENT_REQUESTS)
+BUSINESSES_CLAIM_BATCH = 8  # claim when this many slots are free: fewer ledger round trips
+BUSINESSES_MAX_PAGES = 100  # results pages read per search at most
+BUSINESSES_WAIT_FOR_LEASES = True  # stay while other nodes hold targets (to take over)
+BUSINESSES_DB_BATCH = 200  # PostgreSQL upserts per transaction
+BUSINESSES_DB_FLUSH_SECONDS = 0.2  # or sooner, after this long
 
 # --- Cluster: a shared Redis queue with leases when REDIS_URL is set -----------------------
 REDIS_URL = env_str("REDIS_URL")
@@ -105,7 +143,30 @@ LOG_FORMATTER = "crawlers.logformatter.QuietLogFormatter"
 TELNETCONSOLE_ENABLED = False
 
 EXTENSIONS = {
+    # Resources first: the report and the last telemetry snapshot read its final sample.
+    "crawlers.extensions.resources.ResourceMonitor": 100,
+    "crawlers.extensions.progress.ProgressLog": 110,
+    "crawlers.telemetry.extension.TelemetryPublisher": 120,
+    "crawlers.extensions.report.CrawlReport": 130,
     "crawlers.extensions.stats_file.StatsFile": 900,
 }
 # Final stats as JSON (empty: not written).
 STATS_FILE = env_str("STATS_FILE")
+
+# --- Progress, report, telemetry and the dashboard (README: Progress) --------------------
+PROGRESS_INTERVAL = 30.0  # seconds between progress lines (0: none)
+PROGRESS_RATE_WINDOW = 300.0  # the rate, and so the ETA, follows the last 5 minutes
+# "job": every node knows the whole job's total (merged across nodes as the largest);
+# "node": a node's total counts only the work it planned (merged as the sum).
+PROGRESS_TOTAL_SCOPE = "job"
+RESOURCES_INTERVAL = 10.0  # seconds between memory/CPU samples of the process tree
+REPORT_ENABLED = True  # text report in the log and DATA_DIR/reports/*.json at the end
+TELEMETRY_INTERVAL = 10.0  # seconds between snapshots (Redis, else DATA_DIR/jobs/<job>.json)
+TELEMETRY_REDIS_URL = env_str("TELEMETRY_REDIS_URL")  # empty: REDIS_URL
+TELEMETRY_PREFIX = "telemetry"
+TELEMETRY_TTL = 24 * 3600  # a snapshot outlives its node by a day, shown as silent
+TELEMETRY_SILENT_AFTER = 300.0  # a node not heard from for 5 minutes is silent
+DASHBOARD_HOST = "127.0.0.1"
+DASHBOARD_PORT = 8750
+DASHBOARD_TOKEN = env_str("DASHBOARD_TOKEN")  # required when not bound to localhost
+DASHBOARD_REFRESH = 2.0  # seconds between the page's refreshes

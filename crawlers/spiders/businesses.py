@@ -1,0 +1,316 @@
+"""Businesses from a yellowpages.com-like directory, one target (search x city) at a time.
+
+Targets come from the ledger (`scrapy targets generate`), claimed in small batches as
+capacity frees, so several nodes share one ledger; or from `-a targets_file=FILE`, which
+touches no ledger. A target is done only when its last results page is parsed and every
+item of it has been through the pipelines (stored, or rejected by the filter); a page that
+fails after retries fails the target with a reason. A graceful stop puts unfinished
+targets back; a killed node's leases expire and another node claims them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import scrapy
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet import error as net_errors
+from twisted.internet.task import LoopingCall
+
+from crawlers import outcomes
+from crawlers.errors import ConfigError
+from crawlers.extraction.businesses import Listing, parse_results, search_url
+from crawlers.items import BusinessItem
+from crawlers.jobs import node_id
+from crawlers.ledger import Target, open_ledger
+from crawlers.ledger.files import FileTargets
+from crawlers.ledger.regions import parse_states
+from crawlers.pipelines.businesses import RejectedListing
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Run:
+    """One claimed target while this node works on it."""
+
+    target: Target
+    pages: int = 0
+    pending: int = 0  # items yielded that the pipelines have not finished with
+    last_page: bool = False
+    failed: str = ""
+    accepted: int = 0
+    rejected: int = 0
+    seen: set[str] = field(default_factory=set)
+
+
+class BusinessesSpider(scrapy.Spider):
+    name = "businesses"
+    custom_settings = {
+        # Plain HTTP: no browser needed, and the browser handler's start-up is skipped.
+        "DOWNLOAD_HANDLERS": {},
+        # The ledger shares work between nodes; a page belongs to the node holding its
+        # target's lease, so requests stay in this process's own scheduler.
+        "SCHEDULER": "scrapy.core.scheduler.Scheduler",
+        "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",
+        # Politeness towards the real site: ~2 pages/s per domain, jittered (0.5x-1.5x),
+        # and AutoThrottle slows down further when the site does.
+        "DOWNLOAD_DELAY": 0.5,
+        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "ITEM_PIPELINES": {
+            "crawlers.pipelines.businesses.BusinessFilterPipeline": 300,
+            "crawlers.pipelines.businesses.BusinessDedupePipeline": 310,
+            "crawlers.pipelines.businesses.BusinessPostgresPipeline": 320,
+        },
+    }
+
+    def __init__(self, states: str | None = None, targets_file: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.states = parse_states(states)
+        self.targets_file = targets_file
+        if targets_file and self.states:
+            raise ConfigError("use either -a states=... or -a targets_file=..., not both")
+        self.runs: dict[int, Run] = {}
+
+    @classmethod
+    def update_settings(cls, settings):
+        super().update_settings(settings)
+        # The default output: a jsonlines feed in DATA_DIR, unless a feed was asked for or
+        # the businesses go to PostgreSQL.
+        if not settings.getdict("FEEDS") and not settings.get("DATABASE_URL"):
+            path = f"{settings.get('DATA_DIR')}/businesses.jsonl"
+            settings.set("FEEDS", {path: {"format": "jsonlines"}}, priority="spider")
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.configure(crawler.settings)
+        crawler.signals.connect(spider.item_scraped, signals.item_scraped)
+        crawler.signals.connect(spider.item_dropped, signals.item_dropped)
+        crawler.signals.connect(spider.item_error, signals.item_error)
+        crawler.signals.connect(spider.spider_idle, signals.spider_idle)
+        crawler.signals.connect(spider.spider_closed, signals.spider_closed)
+        return spider
+
+    def configure(self, settings) -> None:
+        self.base_url = settings.get("BUSINESSES_BASE_URL").rstrip("/")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"BUSINESSES_BASE_URL must be an http(s) URL, got {self.base_url!r}")
+        self.node = node_id(settings)
+        self.lease = settings.getfloat("BUSINESSES_LEASE_SECONDS", 300)
+        self.max_pages = settings.getint("BUSINESSES_MAX_PAGES", 100)
+        self.in_flight = settings.getint("BUSINESSES_TARGETS_IN_FLIGHT") or settings.getint(
+            "CONCURRENT_REQUESTS"
+        )
+        self.claim_batch = max(1, min(settings.getint("BUSINESSES_CLAIM_BATCH", 8), self.in_flight))
+        self.wait_for_leases = settings.getbool("BUSINESSES_WAIT_FOR_LEASES", True)
+        if self.targets_file:
+            self.source = FileTargets(self.targets_file)
+        else:
+            self.source = open_ledger(settings)
+            if self.source.status(self.states).overall.total == 0:
+                where = f" for {','.join(self.states)}" if self.states else ""
+                self.source.close()
+                raise ConfigError(
+                    f"the ledger has no targets{where}: run `scrapy targets generate` first"
+                )
+        self.planned = 0
+        self.claimed = 0
+        self.renewer = LoopingCall(self.renew_leases)
+
+    # -- claiming -------------------------------------------------------------------------
+    async def start(self):
+        self.planned = self.source.pending(self.states)
+        outcomes.set_total(self.crawler.stats, self.planned)
+        logger.info("businesses: node %s, %d targets pending", self.node, self.planned)
+        self.renewer.start(max(1.0, self.lease / 3), now=False)
+        for request in self.claim_more():
+            yield request
+
+    def claim_more(self) -> list[scrapy.Request]:
+        if not self.crawler.engine.running:
+            return []  # stopping: claim nothing new
+        free = self.in_flight - len(self.runs)
+        if free <= 0 or (self.runs and free < self.claim_batch):
+            return []
+        requests = []
+        for target in self.source.claim(self.node, free, self.lease, self.states):
+            self.runs[target.id] = Run(target)
+            self.claimed += 1
+            if self.claimed > self.planned:  # a dead node's target, not counted at start
+                outcomes.add_total(self.crawler.stats)
+                self.planned += 1
+            requests.append(self.page_request(target, 1))
+        self.crawler.stats.inc_value("businesses/targets_claimed", len(requests))
+        return requests
+
+    def page_request(self, target: Target, page: int, url: str | None = None) -> scrapy.Request:
+        return scrapy.Request(
+            url or search_url(self.base_url, target.search_terms, target.location, page),
+            callback=self.parse_page,
+            errback=self.page_failed,
+            cb_kwargs={"target_id": target.id, "page": page},
+            # Finish targets already started before opening new ones.
+            priority=page,
+            dont_filter=True,
+        )
+
+    def renew_leases(self) -> None:
+        ids = list(self.runs)
+        if not ids:
+            return
+        held = self.source.renew(self.node, ids, self.lease)
+        for target_id in set(ids) - held:
+            # Another node took it over (this one stalled past its lease): leave it to them.
+            run = self.runs.pop(target_id)
+            logger.warning("businesses: lease lost on %s", run.target.label)
+            self.crawler.stats.inc_value("businesses/leases_lost")
+
+    # -- pages ------------------------------------------------------------------------------
+    def parse_page(self, response, target_id: int, page: int):
+        run = self.runs.get(target_id)
+        if run is None:
+            return
+        result = parse_results(response.text, response.url)
+        run.pages += 1
+        self.crawler.stats.inc_value("businesses/pages")
+        for listing in result.listings:
+            if listing.ypid in run.seen:
+                continue  # the site repeats cards across the pages of one search
+            run.seen.add(listing.ypid)
+            run.pending += 1
+            yield self.item(listing, run.target)
+        if result.next_url and result.listings and page < self.max_pages:
+            yield self.page_request(run.target, page + 1, result.next_url)
+        else:
+            run.last_page = True
+            self.maybe_finish(run)
+
+    def page_failed(self, failure):
+        request = failure.request
+        run = self.runs.get(request.cb_kwargs["target_id"])
+        if run is None:
+            return
+        run.failed = failure_reason(failure)
+        run.last_page = True
+        logger.warning(
+            "businesses: %s failed on page %d: %s",
+            run.target.label,
+            request.cb_kwargs["page"],
+            run.failed,
+        )
+        self.maybe_finish(run)
+
+    def item(self, listing: Listing, target: Target) -> BusinessItem:
+        return BusinessItem(
+            ypid=listing.ypid,
+            name=listing.name,
+            state=listing.state,
+            city=listing.city,
+            postal_code=listing.postal_code,
+            categories=listing.categories,
+            phone=listing.phone,
+            street=listing.street,
+            locality=listing.locality,
+            website=listing.website,
+            rating=listing.rating,
+            review_count=listing.review_count,
+            years_in_business=listing.years_in_business,
+            detail_url=listing.detail_url,
+            rank=listing.rank,
+            search_terms=target.search_terms,
+            search_location=target.location,
+            target_id=target.id,
+        )
+
+    # -- items through the pipelines -------------------------------------------------------
+    def _settled(self, item, *, accepted: bool = False, rejected: bool = False, error: str = ""):
+        if not isinstance(item, BusinessItem):
+            return
+        run = self.runs.get(item.target_id)
+        if run is None:
+            return
+        run.pending -= 1
+        run.accepted += accepted
+        run.rejected += rejected
+        if error and not run.failed:
+            run.failed = error
+        self.maybe_finish(run)
+
+    def item_scraped(self, item, response, spider):
+        self._settled(item, accepted=True)
+
+    def item_dropped(self, item, response, exception, spider):
+        # A duplicate was accepted by the filter; only the copy is dropped.
+        rejected = isinstance(exception, RejectedListing)
+        self._settled(item, accepted=not rejected, rejected=rejected)
+
+    def item_error(self, item, response, spider, failure):
+        self._settled(item, error="store_error")
+
+    def maybe_finish(self, run: Run) -> None:
+        if not run.last_page or run.pending > 0:
+            return
+        if self.runs.pop(run.target.id, None) is None:
+            return
+        stats = self.crawler.stats
+        if run.failed:
+            ok = self.source.fail(
+                self.node, run.target.id, run.failed, run.accepted, run.rejected, run.pages
+            )
+            if ok:
+                outcomes.failed(stats, run.failed)
+        else:
+            ok = self.source.finish(self.node, run.target.id, run.accepted, run.rejected, run.pages)
+            if ok:
+                outcomes.done(stats)
+        if not ok:
+            logger.warning("businesses: lease lost before %s was recorded", run.target.label)
+            stats.inc_value("businesses/leases_lost")
+        for request in self.claim_more():
+            self.crawler.engine.crawl(request)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def spider_idle(self, spider):
+        if self.runs:
+            # Nothing is in flight, yet targets are open: a request was dropped on the way.
+            for run in list(self.runs.values()):
+                run.failed = run.failed or "stalled"
+                run.last_page, run.pending = True, 0
+                self.maybe_finish(run)
+        requests = self.claim_more()
+        for request in requests:
+            self.crawler.engine.crawl(request)
+        if requests:
+            raise DontCloseSpider
+        if self.wait_for_leases and self.source.leased_by_others(self.node, self.states):
+            # Other nodes hold targets: stay until they finish them, or their leases expire
+            # (a dead node) and this one takes them over. Checked at each engine heartbeat.
+            raise DontCloseSpider
+
+    def spider_closed(self, spider, reason):
+        if self.renewer.running:
+            self.renewer.stop()
+        unfinished = list(self.runs)
+        if unfinished:
+            released = self.source.release(self.node, unfinished)
+            self.crawler.stats.set_value("businesses/targets_released", released)
+            logger.info("businesses: %d unfinished targets put back for later", released)
+        self.runs.clear()
+        self.source.close()
+
+
+def failure_reason(failure) -> str:
+    exc = failure.value
+    if isinstance(exc, HttpError):
+        return f"http_{exc.response.status}"
+    if isinstance(exc, net_errors.TimeoutError | net_errors.UserTimeoutError):
+        return "timeout"
+    if isinstance(exc, net_errors.DNSLookupError):
+        return "dns"
+    if isinstance(exc, net_errors.ConnectError | net_errors.ConnectionLost):
+        return "connection"
+    return type(exc).__name__
