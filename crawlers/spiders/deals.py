@@ -1,0 +1,462 @@
+"""Best flight deals per origin: explore pages per origin and region, then each deal expanded.
+
+    scrapy crawl deals -a phase=1
+    scrapy crawl deals -a origins=PHX,BOS -a regions=europe,asia -a top=5 -a within=60m
+
+Units of work (crawlers/outcomes.py): every explore page (origin x region) is planned at the
+start; the expansions of an origin are added once all its regions are in (a region given up
+on counts as in, and is reported). At the end the spider prints and saves a capacity plan
+(crawlers/capacity.py) from the times it measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import re
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import airportsdata
+import scrapy
+from scrapy import signals
+from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy_playwright.page import PageMethod
+
+from crawlers import capacity, outcomes
+from crawlers.env import PROJECT_ROOT
+from crawlers.errors import ConfigError
+from crawlers.extraction.deals import CARD, NO_RESULTS, OPTION, parse_explore, parse_flights
+from crawlers.items import DealItem
+from crawlers.tfs import encode, explore_query
+
+# The old tool's phases. Phase 3 adds five more of the busiest US hubs with long-haul
+# networks: Atlanta, Denver, San Francisco, Seattle, Miami.
+PHASES = {
+    1: ("PHX", "DFW"),
+    2: ("PHX", "DFW", "LAX", "ORD", "JFK"),
+    3: ("PHX", "DFW", "LAX", "ORD", "JFK", "ATL", "DEN", "SFO", "SEA", "MIA"),
+}
+KG_ID = re.compile(r"/[mg]/[0-9a-z_]+")
+
+_NAV_STATUS = "() => (performance.getEntriesByType('navigation')[0] || {}).responseStatus || 0"
+_COUNT = (
+    "([item, empty]) => [document.querySelectorAll(item).length,"
+    " !!(empty && document.querySelector(empty))]"
+)
+
+
+async def wait_rendered(page, item: str, empty: str | None, settle: float, timeout: float):
+    """Wait until `empty` shows, or `item`s exist and their count has not changed for
+    `settle` seconds (cards can arrive one by one), or `timeout` passes. Never raises on
+    timeout: the callback sees an unrendered page and retries it. An error page (status
+    other than 200) returns at once so the retry middleware sees it without delay."""
+    status = await page.evaluate(_NAV_STATUS)
+    if status and status != 200:
+        return "status"
+    loop = asyncio.get_running_loop()
+    start = since = loop.time()
+    last = -1
+    while True:
+        count, is_empty = await page.evaluate(_COUNT, [item, empty])
+        now = loop.time()
+        if is_empty:
+            return "empty"
+        if count != last:
+            last, since = count, now
+        elif count and now - since >= settle:
+            return "stable"
+        if now - start >= timeout:
+            return "timeout"
+        await asyncio.sleep(min(0.25, settle / 4))
+
+
+def failure_reason(failure) -> str:
+    exc = failure.value
+    if isinstance(exc, HttpError):
+        return f"http_{exc.response.status}"
+    net = re.search(r"net::(ERR_[A-Z_]+)", str(exc))
+    if net:
+        return net.group(1).lower()
+    name = type(exc).__name__
+    return "timeout" if "Timeout" in name else name
+
+
+def load_regions(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the regions file {path}: {exc}") from None
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+class DealsSpider(scrapy.Spider):
+    name = "deals"
+    custom_settings = {
+        # Seconds the number of cards/options must stay the same before a page counts as
+        # rendered; it must exceed the longest pause between two cards of the site.
+        "DEALS_SETTLE_SECONDS": 1.5,
+        "DEALS_RENDER_TIMEOUT": 30.0,
+        "DEALS_CAPACITY_ORIGINS": 100,
+        "DEALS_REGIONS_FILE": str(PROJECT_ROOT / "data" / "regions.json"),
+    }
+
+    @classmethod
+    def update_settings(cls, settings) -> None:
+        super().update_settings(settings)
+        # A page that never finishes loading (a hang, a reset) is a Playwright error, not
+        # one of Twisted's: retry those too.
+        retry = settings.getlist("RETRY_EXCEPTIONS")
+        if "playwright.async_api.Error" not in retry:
+            settings.set("RETRY_EXCEPTIONS", [*retry, "playwright.async_api.Error"], "spider")
+        pipelines = settings.getdict("ITEM_PIPELINES")
+        pipelines.setdefault("crawlers.pipelines.deals.DealsPostgresPipeline", 500)
+        settings.set("ITEM_PIPELINES", pipelines, "spider")
+        if not settings.getdict("FEEDS"):
+            data_dir = settings.get("DATA_DIR")
+            feed = f"{data_dir}/out/deals-%(time)s.jsonl"
+            settings.set("FEEDS", {feed: {"format": "jsonlines"}}, "spider")
+
+    def __init__(
+        self,
+        origins: str = "",
+        regions: str = "all",
+        top: str | int = 5,
+        phase: str | int = "",
+        within: str = "60m",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.origins = self._origins(origins, phase)
+        self.region_arg = regions
+        try:
+            self.top = int(top)
+        except ValueError:
+            raise ConfigError(f"top must be a whole number, got {top!r}") from None
+        if self.top < 1:
+            raise ConfigError(f"top must be at least 1, got {top!r}")
+        try:
+            self.within = capacity.parse_duration(within)
+        except ValueError as exc:
+            raise ConfigError(f"within: {exc}") from None
+
+    @staticmethod
+    def _origins(origins: str, phase: str | int) -> list[str]:
+        if origins and str(phase).strip():
+            raise ConfigError("give origins or phase, not both")
+        if not origins:
+            try:
+                return list(PHASES[int(phase or 1)])
+            except (KeyError, ValueError):
+                raise ConfigError(f"phase must be 1, 2 or 3, got {phase!r}") from None
+        codes = [c.strip().upper() for c in origins.split(",") if c.strip()]
+        known = airportsdata.load("IATA")
+        unknown = [c for c in codes if c not in known]
+        if unknown:
+            raise ConfigError(f"unknown IATA airport code(s): {', '.join(unknown)}")
+        if not codes:
+            raise ConfigError("origins is empty")
+        return list(dict.fromkeys(codes))
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.configure(crawler.settings)
+        crawler.signals.connect(spider.reached_downloader, signals.request_reached_downloader)
+        return spider
+
+    def configure(self, settings) -> None:
+        base = settings.get("DEALS_BASE_URL") or ""
+        if not re.match(r"https?://[^/]+", base):
+            raise ConfigError(f"DEALS_BASE_URL must be an http(s) URL, got {base!r}")
+        self.base_url = base.rstrip("/")
+        self.settle = settings.getfloat("DEALS_SETTLE_SECONDS")
+        self.render_timeout = settings.getfloat("DEALS_RENDER_TIMEOUT")
+        self.capacity_origins = settings.getint("DEALS_CAPACITY_ORIGINS")
+        self.report_dir = Path(settings.get("DATA_DIR")) / "reports"
+        self.regions = self._regions(self.region_arg, Path(settings.get("DEALS_REGIONS_FILE")))
+        self.region_names = {rid: name for name, rid in self.regions}
+        self.pending: dict[str, set[str]] = {
+            o: {rid for _, rid in self.regions} for o in self.origins
+        }
+        self.found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.failed_regions: dict[str, dict[str, str]] = defaultdict(dict)
+        self.explore_times: list[float] = []
+        self.expansions: list[dict[str, Any]] = []
+        self.started = time.monotonic()
+
+    @staticmethod
+    def _regions(arg: str, path: Path) -> list[tuple[str, str]]:
+        table = load_regions(path)
+        wanted = [r.strip() for r in (arg or "all").split(",") if r.strip()]
+        chosen: list[tuple[str, str]] = []
+        for value in wanted:
+            key = value.lower().replace("_", "-").replace(" ", "-")
+            if key == "all":
+                chosen.extend(table.items())
+            elif key in table:
+                chosen.append((key, table[key]))
+            elif KG_ID.fullmatch(value):
+                name = next((n for n, rid in table.items() if rid == value), value)
+                chosen.append((name, value))
+            else:
+                raise ConfigError(
+                    f"unknown region {value!r} (known: {', '.join(table)}, all, or a /m/ id)"
+                )
+        unique = dict((rid, name) for name, rid in reversed(chosen))
+        order = list(dict.fromkeys(rid for _, rid in chosen))
+        if not order:
+            raise ConfigError("regions is empty")
+        return [(unique[rid], rid) for rid in order]
+
+    # -- requests -------------------------------------------------------------------
+    def _browser_meta(self, kind: str, item: str, empty: str | None, **extra) -> dict:
+        return {
+            "playwright": True,
+            "playwright_page_methods": [
+                PageMethod(wait_rendered, item, empty, self.settle, self.render_timeout)
+            ],
+            "deals_kind": kind,
+            **extra,
+        }
+
+    async def start(self):
+        outcomes.set_total(self.crawler.stats, len(self.origins) * len(self.regions))
+        self.logger.info(
+            "deals: %d origins x %d regions, top %d: %s",
+            len(self.origins),
+            len(self.regions),
+            self.top,
+            ",".join(self.origins),
+        )
+        for origin in self.origins:
+            for _name, region_id in self.regions:
+                tfs = encode(explore_query(origin, region_id))
+                yield scrapy.Request(
+                    f"{self.base_url}/travel/explore?tfs={tfs}&hl=en&curr=USD",
+                    callback=self.parse_explore,
+                    errback=self.explore_failed,
+                    meta=self._browser_meta(
+                        "explore", CARD, NO_RESULTS, origin=origin, region=region_id
+                    ),
+                    dont_filter=True,
+                )
+
+    def reached_downloader(self, request, spider) -> None:
+        kind = request.meta.get("deals_kind")
+        if kind:
+            # Kept across retries (the retry copies meta): the unit's time includes them.
+            request.meta.setdefault("deals_t0", time.monotonic())
+            self.crawler.stats.inc_value(f"deals/attempts/{kind}")
+
+    # -- explore pages --------------------------------------------------------------
+    def parse_explore(self, response):
+        origin, region_id = response.meta["origin"], response.meta["region"]
+        page = parse_explore(response.text)
+        if page.broken:
+            self.crawler.stats.inc_value("deals/cards_unreadable", page.broken)
+        if not page.rendered:
+            retry = get_retry_request(response.request, spider=self, reason="not_rendered")
+            if retry is not None:
+                yield retry
+                return
+            yield from self._region_in(origin, region_id, failed="not_rendered")
+            return
+        self.explore_times.append(response.meta.get("download_latency", 0.0))
+        name = self.region_names[region_id]
+        for card in page.cards:
+            deal = asdict(card)
+            deal["regions"] = [name]
+            deal["flights_url"] = urljoin(self.base_url + "/", card.flights_url)
+            self.found[origin].append(deal)
+        self.crawler.stats.inc_value("deals/cards", len(page.cards))
+        yield from self._region_in(origin, region_id)
+
+    def explore_failed(self, failure):
+        meta = failure.request.meta
+        yield from self._region_in(meta["origin"], meta["region"], failed=failure_reason(failure))
+
+    def _region_in(self, origin: str, region_id: str, failed: str = ""):
+        if failed:
+            outcomes.failed(self.crawler.stats, f"explore_{failed}")
+            self.failed_regions[origin][self.region_names[region_id]] = failed
+            self.logger.warning("deals: %s %s given up: %s", origin, region_id, failed)
+        else:
+            outcomes.done(self.crawler.stats)
+        self.pending[origin].discard(region_id)
+        if not self.pending[origin]:
+            yield from self._expand(origin)
+
+    # -- expansions -----------------------------------------------------------------
+    def _expand(self, origin: str):
+        chosen = best_deals(self.found.pop(origin, []), self.top)
+        outcomes.add_total(self.crawler.stats, len(chosen))
+        self.logger.info("deals: %s complete, expanding %d deals", origin, len(chosen))
+        for rank, deal in enumerate(chosen, 1):
+            deal["rank"] = rank
+            deal["origin"] = origin
+            yield scrapy.Request(
+                deal["flights_url"],
+                callback=self.parse_flights,
+                errback=self.expansion_failed,
+                meta=self._browser_meta("expansion", OPTION, None, deal=deal),
+                dont_filter=True,
+                # Finishing an origin's expansions first keeps memory flat and results early.
+                priority=10,
+            )
+
+    def parse_flights(self, response):
+        options, broken = parse_flights(response.text)
+        if broken:
+            self.crawler.stats.inc_value("deals/options_unreadable", broken)
+        if not options:
+            retry = get_retry_request(response.request, spider=self, reason="no_options")
+            if retry is not None:
+                yield retry
+                return
+            yield self._expansion_item(response.meta, "no_options")
+            return
+        yield self._expansion_item(
+            response.meta, "", options, response.meta.get("download_latency", 0.0)
+        )
+
+    def expansion_failed(self, failure):
+        yield self._expansion_item(failure.request.meta, failure_reason(failure))
+
+    def _expansion_item(self, meta, failed: str, options=None, render: float | None = None):
+        deal = meta["deal"]
+        seconds = time.monotonic() - meta.get("deals_t0", time.monotonic())
+        if failed:
+            outcomes.failed(self.crawler.stats, f"expansion_{failed}")
+        else:
+            outcomes.done(self.crawler.stats)
+        self.expansions.append(
+            {
+                "origin": deal["origin"],
+                "destination_id": deal["destination_id"],
+                "rank": deal["rank"],
+                "seconds": round(seconds, 3),
+                "render_seconds": None if render is None else round(render, 3),
+                "outcome": f"failed:{failed}" if failed else "ok",
+                "finished_at": round(time.monotonic() - self.started, 3),
+            }
+        )
+        return DealItem(
+            origin=deal["origin"],
+            destination=deal["destination"],
+            destination_id=deal["destination_id"],
+            price=deal["price"],
+            currency=deal["currency"],
+            outbound_date=deal["outbound_date"],
+            return_date=deal["return_date"],
+            duration=deal["duration"],
+            regions=deal["regions"],
+            flights_url=deal["flights_url"],
+            rank=deal["rank"],
+            options=options or [],
+            expansion_seconds=round(seconds, 3),
+            expansion_status=f"failed:{failed}" if failed else "ok",
+        )
+
+    # -- the end --------------------------------------------------------------------
+    def closed(self, reason: str) -> None:
+        report = self.report(reason)
+        self.report_dir.mkdir(parents=True, exist_ok=True)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        path = self.report_dir / f"deals-capacity-{stamp}.json"
+        path.write_text(json.dumps(report, indent=1, ensure_ascii=True))
+        stats = self.crawler.stats
+        stats.set_value("deals/capacity_report", str(path))
+        if report["expansions"]["success_rate"] is not None:
+            stats.set_value("deals/expansion_success_rate", report["expansions"]["success_rate"])
+        print(capacity.format_report(report), flush=True)
+        print(f"deals: capacity report saved to {path}", flush=True)
+
+    def report(self, reason: str) -> dict[str, Any]:
+        stats = self.crawler.stats
+        done = [e for e in self.expansions if e["outcome"] == "ok"]
+        failures = Counter(e["outcome"].split(":", 1)[1] for e in self.expansions if e not in done)
+        explore_failures = Counter(
+            reason for regions in self.failed_regions.values() for reason in regions.values()
+        )
+        explore_units = len(self.explore_times) + sum(explore_failures.values())
+        explore_s = capacity.per_unit_seconds(
+            self.explore_times, stats.get_value("deals/attempts/explore", 0), explore_units
+        )
+        expansion_s = capacity.per_unit_seconds(
+            [e["render_seconds"] for e in done],
+            stats.get_value("deals/attempts/expansion", 0),
+            len(self.expansions),
+        )
+        plan = capacity.plan(
+            explore_seconds=explore_s,
+            expansion_seconds=expansion_s,
+            explore_pages_per_origin=len(self.regions),
+            expansions_per_origin=self.top,
+            origins=self.capacity_origins,
+            within_seconds=self.within,
+        )
+        return {
+            "finish_reason": reason,
+            "origins": self.origins,
+            "regions": [name for name, _ in self.regions],
+            "top": self.top,
+            "explore": {
+                "planned": len(self.origins) * len(self.regions),
+                "done": len(self.explore_times),
+                "failed": dict(explore_failures),
+                "failed_regions": {o: dict(r) for o, r in self.failed_regions.items()},
+                "render_seconds": asdict(capacity.summarize(self.explore_times)),
+                "attempts": stats.get_value("deals/attempts/explore", 0),
+            },
+            "expansions": {
+                "planned": len(self.expansions),
+                "done": len(done),
+                "failed": dict(failures),
+                "success_rate": round(len(done) / len(self.expansions), 4)
+                if self.expansions
+                else None,
+                "seconds": asdict(capacity.summarize(e["seconds"] for e in done)),
+                "render_seconds": asdict(capacity.summarize(e["render_seconds"] for e in done)),
+                "attempts": stats.get_value("deals/attempts/expansion", 0),
+                "each": self.expansions,
+            },
+            "plan": plan.as_dict(),
+        }
+
+
+def rank_key(deal: dict[str, Any]) -> tuple:
+    """Lowest price first; ties by destination name (case-folded, then as shown), then
+    dates, then the destination id, so equal inputs always give the same order."""
+    name = deal["destination"]
+    return (
+        deal["price"],
+        name.casefold(),
+        name,
+        deal["outbound_date"],
+        deal["return_date"],
+        deal["destination_id"],
+    )
+
+
+def best_deals(deals: list[dict[str, Any]], top: int) -> list[dict[str, Any]]:
+    """The `top` best deals, a destination seen in several regions counted once: its best
+    deal is kept and the regions it was seen in are united."""
+    best: dict[str, dict[str, Any]] = {}
+    for deal in deals:
+        key = deal["destination_id"]
+        kept = best.get(key)
+        if kept is None:
+            best[key] = dict(deal, regions=list(deal["regions"]))
+            continue
+        regions = sorted({*kept["regions"], *deal["regions"]})
+        if rank_key(deal) < rank_key(kept):
+            best[key] = dict(deal)
+        best[key]["regions"] = regions
+    return sorted(best.values(), key=rank_key)[:top]
