@@ -1,0 +1,104 @@
+"""`scrapy dashboard [--host H] [--port P] [--token T]`: serve the live dashboard.
+
+Reads the telemetry of every crawl from Redis when REDIS_URL (or TELEMETRY_REDIS_URL) is set,
+else the last local crawls from DATA_DIR/jobs. Bound to 127.0.0.1 unless told otherwise;
+bound anywhere else it refuses to start without a token (--token or DASHBOARD_TOKEN).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import signal
+import sys
+
+from aiohttp import web
+from scrapy.commands import ScrapyCommand
+
+from crawlers.dashboard.app import create_app
+from crawlers.env import redact_url
+from crawlers.errors import EXIT_CONFIG, ConfigError
+from crawlers.telemetry import store_from_settings
+from crawlers.telemetry.store import RedisStore
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def serve(app: web.Application, host: str, port: int, source: str) -> None:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    bound = site._server.sockets[0].getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"dashboard: http://{shown}:{bound}/ (reading {source})", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    requires_crawler_process = False
+    default_settings = {"LOG_LEVEL": "WARNING"}
+
+    def syntax(self) -> str:
+        return "[--host HOST] [--port PORT] [--token TOKEN]"
+
+    def short_desc(self) -> str:
+        return "Serve the live dashboard of every crawl (progress, nodes, resources)"
+
+    def add_options(self, parser) -> None:
+        super().add_options(parser)
+        parser.add_argument("--host", help="address to bind (default: DASHBOARD_HOST)")
+        parser.add_argument("--port", type=int, help="port (default: DASHBOARD_PORT; 0: any)")
+        parser.add_argument("--token", help="token required by every request (DASHBOARD_TOKEN)")
+
+    def run(self, args, opts) -> None:
+        try:
+            self._run(opts)
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            self.exitcode = EXIT_CONFIG
+
+    def _run(self, opts) -> None:
+        settings = self.settings
+        host = opts.host or settings.get("DASHBOARD_HOST") or "127.0.0.1"
+        port = settings.getint("DASHBOARD_PORT") if opts.port is None else opts.port
+        token = opts.token or settings.get("DASHBOARD_TOKEN") or ""
+        if not is_loopback(host) and not token:
+            raise ConfigError(
+                f"the dashboard bound to {host} needs a token: --token or DASHBOARD_TOKEN"
+            )
+        store = store_from_settings(settings)
+        if isinstance(store, RedisStore):
+            url = settings.get("TELEMETRY_REDIS_URL") or settings.get("REDIS_URL")
+            try:
+                store.client.ping()
+            except Exception as exc:
+                raise ConfigError(
+                    f"cannot reach Redis at {redact_url(url)}: {type(exc).__name__}"
+                ) from None
+        app = create_app(
+            store,
+            token=token,
+            silent_after=settings.getfloat("TELEMETRY_SILENT_AFTER", 300.0),
+            refresh=settings.getfloat("DASHBOARD_REFRESH", 2.0),
+        )
+        asyncio.run(serve(app, host, port, store.describe()))

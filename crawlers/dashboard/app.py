@@ -1,0 +1,149 @@
+"""The dashboard's web app: one HTML page, a JSON API and Prometheus metrics.
+
+  GET /                    the page (refreshes itself from /api/jobs and /api/resources)
+  GET /api/jobs            every job, merged across its nodes (crawlers/telemetry/merge.py)
+  GET /api/jobs/<job>      one job; 404 when no node reported it
+  GET /api/jobs/<job>/eta  its progress, rate and ETA only
+  GET /api/resources       this host's memory and load, and each node's process tree
+  GET /metrics             Prometheus text format
+With a token every route needs it, as `Authorization: Bearer <token>` or `?token=<token>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+from crawlers.dashboard import metrics
+from crawlers.dashboard.page import render_page
+from crawlers.telemetry import read_job, read_jobs
+from crawlers.telemetry.resources import host_resources
+
+CONFIG = web.AppKey("config", dict)
+
+
+def _token_middleware(token: str):
+    expected = token.encode()
+
+    @web.middleware
+    async def check(request: web.Request, handler):
+        given = request.query.get("token", "")
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            given = header[len("Bearer ") :]
+        if not hmac.compare_digest(given.encode(), expected):
+            return web.json_response({"error": "a valid token is required"}, status=401)
+        return await handler(request)
+
+    return check
+
+
+async def _read(request: web.Request, func, *args) -> Any:
+    """Run a blocking store read off the event loop; a store error becomes a 503."""
+    config = request.app[CONFIG]
+    call = functools.partial(func, config["store"], *args, silent_after=config["silent_after"])
+    try:
+        return await asyncio.get_running_loop().run_in_executor(None, call)
+    except Exception as exc:
+        raise web.HTTPServiceUnavailable(
+            text=json.dumps(
+                {"error": f"cannot read {config['store'].describe()}: {type(exc).__name__}"}
+            ),
+            content_type="application/json",
+        ) from exc
+
+
+async def page(request: web.Request) -> web.Response:
+    config = request.app[CONFIG]
+    return web.Response(
+        text=render_page(config["refresh"], config["silent_after"]), content_type="text/html"
+    )
+
+
+async def jobs(request: web.Request) -> web.Response:
+    config = request.app[CONFIG]
+    views = await _read(request, read_jobs)
+    return web.json_response(
+        {
+            "source": config["store"].describe(),
+            "now": time.time(),
+            "silent_after": config["silent_after"],
+            "jobs": views,
+        }
+    )
+
+
+async def job(request: web.Request) -> web.Response:
+    view = await _read(request, read_job, request.match_info["job"])
+    if view is None:
+        return web.json_response({"error": "no such job"}, status=404)
+    return web.json_response(view)
+
+
+async def job_eta(request: web.Request) -> web.Response:
+    view = await _read(request, read_job, request.match_info["job"])
+    if view is None:
+        return web.json_response({"error": "no such job"}, status=404)
+    keys = ("job", "state", "progress", "rate", "eta_seconds", "eta_at", "elapsed_seconds")
+    return web.json_response({key: view[key] for key in keys})
+
+
+async def resources(request: web.Request) -> web.Response:
+    views = await _read(request, read_jobs)
+    nodes = [
+        {
+            "job": view["job"],
+            "node": node["node"],
+            "host": node.get("host"),
+            "pid": node.get("pid"),
+            "state": node["state"],
+            **(node.get("resources") or {}),
+        }
+        for view in views
+        for node in view["nodes"]
+    ]
+    running = [n for n in nodes if n["state"] == "running"]
+    return web.json_response(
+        {
+            "host": host_resources(),
+            "crawls": {
+                "running_nodes": len(running),
+                "memory_bytes": sum(n.get("memory_bytes") or 0 for n in running),
+                "memory_peak_bytes": max(
+                    (n.get("memory_peak_bytes") or 0 for n in nodes), default=0
+                ),
+            },
+            "nodes": nodes,
+        }
+    )
+
+
+async def prometheus(request: web.Request) -> web.Response:
+    views = await _read(request, read_jobs)
+    return web.Response(
+        body=metrics.render(views).encode(), headers={"Content-Type": metrics.CONTENT_TYPE}
+    )
+
+
+def create_app(
+    store, *, token: str = "", silent_after: float = 300.0, refresh: float = 2.0
+) -> web.Application:
+    app = web.Application(middlewares=[_token_middleware(token)] if token else [])
+    app[CONFIG] = {"store": store, "silent_after": silent_after, "refresh": refresh}
+    app.add_routes(
+        [
+            web.get("/", page),
+            web.get("/api/jobs", jobs),
+            web.get("/api/jobs/{job}", job),
+            web.get("/api/jobs/{job}/eta", job_eta),
+            web.get("/api/resources", resources),
+            web.get("/metrics", prometheus),
+        ]
+    )
+    return app

@@ -1,0 +1,103 @@
+"""TELEMETRY_INTERVAL: each node publishes a snapshot of its crawl (see store.py).
+
+With REDIS_URL (or TELEMETRY_REDIS_URL) to Redis, keyed by job and node (crawlers/jobs.py),
+otherwise to DATA_DIR/jobs/<job>.json. A last snapshot marked "finished" is published when
+the crawl closes; a node killed outright stops publishing and readers call it silent.
+Telemetry never stops a crawl: when Redis cannot be reached, the node logs one warning and
+tries again at the next interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.asyncio import create_looping_call
+
+from crawlers.errors import ConfigError
+from crawlers.jobs import job_id, node_id
+from crawlers.progress_math import RateWindow, counts_from_stats
+from crawlers.telemetry import store_from_settings
+from crawlers.telemetry.merge import FINISHED, RUNNING
+from crawlers.telemetry.snapshot import RecentErrors, build_snapshot, clean_message
+
+logger = logging.getLogger(__name__)
+
+TOTAL_SCOPES = ("job", "node")
+
+
+class TelemetryPublisher:
+    def __init__(self, crawler, interval: float, total_scope: str):
+        self.crawler = crawler
+        self.interval = interval
+        self.total_scope = total_scope
+        self.store = store_from_settings(crawler.settings)
+        self.window = RateWindow(crawler.settings.getfloat("PROGRESS_RATE_WINDOW", 300.0))
+        self.errors = RecentErrors(crawler.settings.getint("TELEMETRY_RECENT_ERRORS", 20))
+        self.node = node_id(crawler.settings)
+        self.job = ""
+        self.started = time.time()
+        self.failing = False
+        self.task = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        interval = crawler.settings.getfloat("TELEMETRY_INTERVAL", 10.0)
+        if interval <= 0:
+            raise NotConfigured
+        scope = crawler.settings.get("PROGRESS_TOTAL_SCOPE", "job")
+        if scope not in TOTAL_SCOPES:
+            raise ConfigError(f"PROGRESS_TOTAL_SCOPE must be 'job' or 'node', not {scope!r}")
+        ext = cls(crawler, interval, scope)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def spider_opened(self, spider) -> None:
+        self.job = job_id(self.crawler)
+        self.started = time.time()
+        logging.getLogger().addHandler(self.errors)
+        self.task = create_looping_call(self.publish, RUNNING)
+        self.task.start(self.interval, now=True)
+
+    def publish(self, state: str, reason: str | None = None) -> None:
+        stats = self.crawler.stats.get_stats()
+        now = time.time()
+        self.window.add(now, counts_from_stats(stats).worked)
+        snapshot = build_snapshot(
+            stats,
+            job=self.job,
+            node=self.node,
+            spider=self.crawler.spider.name,
+            pid=os.getpid(),
+            started=self.started,
+            now=now,
+            state=state,
+            rate=self.window.rate(),
+            total_scope=self.total_scope,
+            finish_reason=reason,
+            recent_errors=list(self.errors.records),
+        )
+        try:
+            self.store.publish(snapshot)
+        except Exception as exc:  # Redis down or a full disk: the crawl goes on
+            if not self.failing:
+                logger.warning(
+                    "telemetry: cannot publish to %s: %s",
+                    self.store.describe(),
+                    clean_message(str(exc)),
+                )
+            self.failing = True
+        else:
+            if self.failing:
+                logger.info("telemetry: publishing to %s again", self.store.describe())
+            self.failing = False
+
+    def spider_closed(self, spider, reason) -> None:
+        if self.task is not None and self.task.running:
+            self.task.stop()
+        logging.getLogger().removeHandler(self.errors)
+        self.publish(FINISHED, reason)
