@@ -119,6 +119,16 @@ BUSINESSES_WAIT_FOR_LEASES = True  # stay while other nodes hold targets (to tak
 BUSINESSES_DB_BATCH = 200  # PostgreSQL upserts per transaction
 BUSINESSES_DB_FLUSH_SECONDS = 0.2  # or sooner, after this long
 
+# --- emails (README: emails) ---------------------------------------------------------------
+EMAILS_MAX_DEPTH = 3  # links followed from a start URL
+EMAILS_MAX_PAGES_PER_SITE = 100  # pages fetched per site (per node in a cluster)
+EMAILS_MAX_QUERY_PARAMS = 2  # links with more query parameters are traps
+EMAILS_MAX_QUERY_VARIANTS = 5  # query strings followed per path and site
+EMAILS_DEFAULT_SCHEME = "https"  # for start domains given without a scheme
+EMAILS_TABLE = "emails"  # PostgreSQL table (DATABASE_URL set)
+EMAILS_DB_BATCH = 20_000  # rows per COPY batch
+EMAILS_DB_FLUSH_SECONDS = 2.0  # a partial batch is written at least this often
+
 # --- Cluster: a shared Redis queue with leases when REDIS_URL is set -----------------------
 REDIS_URL = env_str("REDIS_URL")
 # One logical crawl shared by every node (default: the spider's name); see crawlers/jobs.py.

@@ -1,0 +1,182 @@
+"""Store each distinct address: PostgreSQL in COPY batches when DATABASE_URL is set.
+
+Without DATABASE_URL the items go to the crawl's feed (the spider adds a default one).
+With it, rows collect in memory and every EMAILS_DB_BATCH rows (or EMAILS_DB_FLUSH_SECONDS)
+one batch is written by a single writer thread while the crawl goes on:
+COPY into a temporary staging table, then `INSERT ... ON CONFLICT (email) DO NOTHING`,
+so a batch written twice, a second run or a second node never duplicates an address and
+the first sighting is the one kept. One batch is in flight at a time; the next waits for
+it, which bounds memory when the database is slower than the crawl.
+
+`progress/done` counts the addresses of this crawl that were written (a row already in
+the table from an earlier run counts too: the unit is done); `emails/db_rows_inserted`
+counts rows that were new to the table. If PostgreSQL fails mid-crawl, the batch and every
+later address go to `DATA_DIR/emails/unsaved-<time>.jsonl` and the crawl stops with one line
+naming that file, so nothing collected is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+from scrapy.utils.asyncio import create_looping_call
+
+from crawlers import db, outcomes
+from crawlers.env import redact_url
+from crawlers.errors import EXIT_FAILED, ConfigError, stop_crawl
+
+logger = logging.getLogger(__name__)
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
+Row = tuple[str, str, str, str]
+
+
+class EmailStorePipeline:
+    def __init__(self, crawler):
+        settings = crawler.settings
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.url = settings.get("DATABASE_URL") or ""
+        self.table = settings.get("EMAILS_TABLE") or "emails"
+        if not _IDENTIFIER.match(self.table):
+            raise ConfigError(f"EMAILS_TABLE {self.table!r} is not a plain SQL table name")
+        self.batch_size = max(1, settings.getint("EMAILS_DB_BATCH", 20_000))
+        self.flush_seconds = settings.getfloat("EMAILS_DB_FLUSH_SECONDS", 2.0)
+        self.data_dir = Path(settings.get("DATA_DIR") or "data")
+        self.rows: list[Row] = []
+        self.conn: psycopg.Connection | None = None
+        self.executor: ThreadPoolExecutor | None = None
+        self.pending: tuple[Future[int], list[Row]] | None = None
+        self.unsaved: Path | None = None
+        self.timer = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def open_spider(self) -> None:
+        if not self.url:
+            return
+        self.conn = db.connect(self.url, autocommit=True)
+        try:
+            self.conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.table} ("
+                "email text PRIMARY KEY, site text NOT NULL, page text NOT NULL, "
+                "first_seen timestamptz NOT NULL)"
+            )
+            self.conn.execute(
+                f"CREATE TEMP TABLE {self.table}_stage (LIKE {self.table}) ON COMMIT DELETE ROWS"
+            )
+        except psycopg.Error as exc:
+            self.conn.close()
+            raise ConfigError(
+                f"cannot prepare table {self.table!r} at {redact_url(self.url)}: {_line(exc)}"
+            ) from None
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="emails-db")
+        self.timer = create_looping_call(self.flush)
+        self.timer.start(self.flush_seconds, now=False)
+
+    def process_item(self, item):
+        if self.conn is None:
+            outcomes.done(self.stats)
+            return item
+        self.rows.append((item.email, item.site, item.page, item.first_seen))
+        if len(self.rows) >= self.batch_size:
+            self.flush()
+        return item
+
+    def close_spider(self) -> None:
+        if self.conn is None:
+            return
+        if self.timer is not None and self.timer.running:
+            self.timer.stop()
+        self.flush()
+        self._harvest(wait=True)
+        if self.rows:  # left after a failure
+            self._save_unsaved(self.rows)
+            self.rows = []
+        self.executor.shutdown(wait=True)
+        self.conn.close()
+
+    # -- batches ------------------------------------------------------------------------
+    def flush(self) -> None:
+        self._harvest(wait=False)
+        if not self.rows:
+            return
+        if self.unsaved is not None:
+            self._save_unsaved(self.rows)
+            self.rows = []
+            return
+        if self.pending is not None:
+            self._harvest(wait=True)
+            if self.unsaved is not None:
+                return self.flush()
+        rows, self.rows = self.rows, []
+        self.pending = (self.executor.submit(self._write, rows), rows)
+
+    def _harvest(self, wait: bool) -> None:
+        if self.pending is None:
+            return
+        future, rows = self.pending
+        if not wait and not future.done():
+            return
+        self.pending = None
+        try:
+            inserted = future.result()
+        except psycopg.Error as exc:
+            self._failed(rows, exc)
+            return
+        outcomes.done(self.stats, len(rows))
+        self.stats.inc_value("emails/db_rows_inserted", inserted)
+        self.stats.inc_value("emails/db_batches")
+
+    def _write(self, rows: list[Row]) -> int:
+        """In the writer thread: one batch, one transaction. Returns rows new to the table."""
+        started = time.perf_counter()
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            with cur.copy(
+                f"COPY {self.table}_stage (email, site, page, first_seen) FROM STDIN"
+            ) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(
+                f"INSERT INTO {self.table} SELECT * FROM {self.table}_stage "
+                "ON CONFLICT (email) DO NOTHING"
+            )
+            inserted = cur.rowcount
+        logger.debug("wrote %d addresses in %.3fs", len(rows), time.perf_counter() - started)
+        return inserted
+
+    # -- failure: keep everything on disk and stop ---------------------------------------
+    def _failed(self, rows: list[Row], exc: Exception) -> None:
+        self._save_unsaved(rows)
+        stop_crawl(
+            self.crawler,
+            f"cannot write to PostgreSQL at {redact_url(self.url)}: {_line(exc)}; "
+            f"addresses not stored are in {self.unsaved}",
+            reason="database_error",
+            exit_code=EXIT_FAILED,
+        )
+
+    def _save_unsaved(self, rows: list[Row]) -> None:
+        if self.unsaved is None:
+            folder = self.data_dir / "emails"
+            folder.mkdir(parents=True, exist_ok=True)
+            self.unsaved = folder / f"unsaved-{time.strftime('%Y%m%dT%H%M%S')}.jsonl"
+        with self.unsaved.open("a", encoding="utf-8") as fh:
+            for email, site, page, first_seen in rows:
+                record = {"email": email, "site": site, "page": page, "first_seen": first_seen}
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.stats.inc_value("emails/unsaved", len(rows))
+
+
+def _line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:200]

@@ -1,0 +1,290 @@
+"""`emails`: crawl sites and keep every distinct email address, hidden ones included.
+
+    scrapy crawl emails -a urls=example.com,https://example.org/team [-a target=1000000]
+    scrapy crawl emails -a urls_file=sites.txt        (one URL or domain a line, # comments)
+    REDIS_URL=... scrapy crawl emails                 (also seeds from the Redis list
+                                                       `<job>:start_urls`, on every node)
+
+Each start URL is a site: links are followed on its host (and the hosts of its registered
+domain) only, contact-like pages first, up to EMAILS_MAX_DEPTH links deep and
+EMAILS_MAX_PAGES_PER_SITE pages; link traps are never followed (crawlers/extraction/
+email_links.py). One item per distinct address (crawlers/pipelines/email_dedupe.py decides
+which are new, once per page); `-a target=N` ends the crawl cleanly after exactly N.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import scrapy
+from scrapy import signals
+from scrapy.exceptions import CloseSpider, DontCloseSpider
+from scrapy.http import TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+
+from crawlers import outcomes
+from crawlers.cluster import connection
+from crawlers.errors import ConfigError
+from crawlers.extraction.email_links import CONTACT, TRAP, classify, page_links
+from crawlers.extraction.emails import extract_emails, registered_domain
+from crawlers.items import EmailItem
+from crawlers.jobs import job_id
+from crawlers.pipelines.email_dedupe import address_book
+
+logger = logging.getLogger(__name__)
+
+HTTP_HANDLER = "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"
+
+
+@dataclass
+class SiteState:
+    host: str
+    domain: str  # registered domain, or the host when it has no public suffix
+    scheduled: int = 0
+    seen: set[str] = field(default_factory=set)
+    query_variants: Counter[str] = field(default_factory=Counter)
+
+    def owns(self, host: str) -> bool:
+        return host == self.host or host == self.domain or host.endswith("." + self.domain)
+
+
+def seed_url(text: str, scheme: str) -> str:
+    """A start URL from a URL or a bare domain; ConfigError when it is neither."""
+    raw = text.strip()
+    candidate = raw if "://" in raw else f"{scheme}://{raw}"
+    try:
+        parts = urlsplit(candidate)
+        host = parts.hostname or ""
+    except ValueError:
+        host = ""
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not host
+        or any(c.isspace() for c in raw)
+        or not all(label and (label.replace("-", "").isalnum()) for label in host.split("."))
+    ):
+        raise ConfigError(f"not a URL or domain: {raw[:100]!r}")
+    return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", parts.query, ""))
+
+
+class EmailsSpider(scrapy.Spider):
+    name = "emails"
+    custom_settings = {
+        # Plain HTTP pages: no browser download handler in the way.
+        "DOWNLOAD_HANDLERS": {"http": HTTP_HANDLER, "https": HTTP_HANDLER},
+        "ITEM_PIPELINES": {"crawlers.pipelines.emails.EmailStorePipeline": 300},
+        # Many sites at once, few requests per site.
+        "CONCURRENT_REQUESTS": 64,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 4,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": 4.0,
+        # Items pass the pipelines without waiting for anything: a few workers per page
+        # instead of Scrapy's 100 save creating an asyncio task per worker and page.
+        "CONCURRENT_ITEMS": 16,
+        # Depth is the spider's own (EMAILS_MAX_DEPTH), counted per site.
+        "SPIDER_MIDDLEWARES": {"scrapy.spidermiddlewares.depth.DepthMiddleware": None},
+        "DOWNLOAD_MAXSIZE": 8 * 1024 * 1024,
+    }
+
+    def __init__(self, urls: str = "", urls_file: str = "", target: str = "", **kwargs):
+        super().__init__(**kwargs)
+        self.urls_arg = urls
+        self.urls_file = urls_file
+        try:
+            self.target = int(target) if str(target).strip() else 0
+        except ValueError:
+            raise ConfigError(f"target must be a whole number, got {target!r}") from None
+        if self.target < 0:
+            raise ConfigError(f"target must be positive, got {target!r}")
+
+    @classmethod
+    def update_settings(cls, settings):
+        super().update_settings(settings)
+        # "A feed otherwise": without PostgreSQL and without -o, a JSON-lines file.
+        if not settings.get("DATABASE_URL") and not settings.getdict("FEEDS"):
+            folder = Path(settings.get("DATA_DIR") or "data") / "emails"
+            settings.set(
+                "FEEDS",
+                {str(folder / "emails-%(time)s.jsonl"): {"format": "jsonlines"}},
+                priority="spider",
+            )
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.configure(crawler)
+        return spider
+
+    def configure(self, crawler) -> None:
+        settings = crawler.settings
+        self.scheme = settings.get("EMAILS_DEFAULT_SCHEME", "https")
+        self.max_depth = settings.getint("EMAILS_MAX_DEPTH", 3)
+        self.max_pages = settings.getint("EMAILS_MAX_PAGES_PER_SITE", 100)
+        self.max_query_params = settings.getint("EMAILS_MAX_QUERY_PARAMS", 2)
+        self.max_query_variants = settings.getint("EMAILS_MAX_QUERY_VARIANTS", 5)
+        self.redis = connection.client(settings) if settings.get("REDIS_URL") else None
+        self.seed_key = f"{job_id(crawler)}:start_urls"
+        self.seeds = self.read_seeds()
+        if not self.seeds and self.redis is None:
+            raise ConfigError(
+                "no start URLs: give -a urls=URL_OR_DOMAIN[,...] or -a urls_file=FILE "
+                "(or, with REDIS_URL, push them to the Redis list "
+                f"'{self.seed_key}')"
+            )
+        self.book = address_book(crawler, self.target)
+        self.sites: dict[str, SiteState] = {}
+        self.closing = False
+        crawler.signals.connect(self.on_idle, signal=signals.spider_idle)
+
+    def read_seeds(self) -> list[str]:
+        entries = [u for u in self.urls_arg.split(",") if u.strip()]
+        if self.urls_file:
+            path = Path(self.urls_file)
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+                raise ConfigError(f"cannot read urls_file {self.urls_file!r}: {reason}") from None
+            entries += [line.split("#", 1)[0] for line in lines]
+            entries = [e for e in entries if e.strip()]
+        return list(dict.fromkeys(seed_url(e, self.scheme) for e in entries))
+
+    # -- start --------------------------------------------------------------------------
+    async def start(self):
+        if self.target:
+            outcomes.set_total(self.crawler.stats, self.target)
+        for url in self.seeds:
+            request = self.site_request(url)
+            if request is not None:
+                yield request
+        for request in self.redis_seeds():
+            yield request
+
+    def redis_seeds(self) -> list[scrapy.Request]:
+        """Start URLs waiting in the Redis list (each taken by one node only)."""
+        if self.redis is None:
+            return []
+        requests = []
+        while batch := self.redis.lpop(self.seed_key, 500):
+            for raw in batch:
+                text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+                try:
+                    request = self.site_request(seed_url(text, self.scheme))
+                except ConfigError as exc:
+                    logger.warning("skipped a start URL from Redis: %s", exc)
+                    self.crawler.stats.inc_value("emails/bad_seeds")
+                    continue
+                if request is not None:
+                    requests.append(request)
+        return requests
+
+    def on_idle(self) -> None:
+        if self.closing:
+            return
+        requests = self.redis_seeds()
+        for request in requests:
+            self.crawler.engine.crawl(request)
+        if requests:
+            raise DontCloseSpider
+
+    def site_request(self, url: str) -> scrapy.Request | None:
+        host = urlsplit(url).hostname or ""
+        if host in self.sites:
+            return None
+        site = SiteState(host=host, domain=registered_domain(host))
+        site.seen.add(url)
+        site.scheduled = 1
+        self.sites[host] = site
+        self.crawler.stats.inc_value("emails/sites")
+        return scrapy.Request(
+            url, meta={"site": host, "depth": 0}, priority=100, errback=self.page_failed
+        )
+
+    # -- pages --------------------------------------------------------------------------
+    def parse(self, response):
+        if not isinstance(response, TextResponse):
+            return
+        site = self.sites.get(response.meta["site"])
+        if site is None:  # a request queued by another node of the cluster
+            site = self.adopt(response.meta["site"])
+        text = response.text
+        found = extract_emails(text)
+        if found and not self.closing:
+            new = self.book.claim(found)
+            if new:
+                self.crawler.stats.inc_value("emails/found", len(new))
+                when = datetime.now(UTC).isoformat(timespec="seconds")
+                url, host = response.url, site.host
+                for address in new:
+                    yield EmailItem(address, host, url, when)
+            if self.book.full:
+                self.closing = True
+                raise CloseSpider("target_reached")
+        depth = response.meta.get("depth", 0) + 1
+        if depth <= self.max_depth and not self.closing:
+            yield from self.follow(site, response.url, text, depth)
+
+    def adopt(self, host: str) -> SiteState:
+        site = SiteState(host=host, domain=registered_domain(host))
+        self.sites[host] = site
+        return site
+
+    def follow(self, site: SiteState, base_url: str, text: str, depth: int):
+        seen = site.seen
+        fresh = [url for url in page_links(text, base_url) if url not in seen]
+        if not fresh:
+            return
+        seen.update(fresh)
+        ranked = []
+        traps = offsite = 0
+        for url in fresh:
+            parts = urlsplit(url)
+            if not site.owns((parts.hostname or "").lower()):
+                offsite += 1
+                continue
+            kind = classify(url, self.max_query_params)
+            if kind != TRAP and parts.query:
+                site.query_variants[parts.path] += 1
+                if site.query_variants[parts.path] > self.max_query_variants:
+                    kind = TRAP
+            if kind == TRAP:
+                traps += 1
+                continue
+            ranked.append((kind, url))
+        ranked.sort(key=lambda pair: -pair[0])  # stable: page order within a kind
+        budget = self.max_pages - site.scheduled
+        stats = self.crawler.stats
+        if traps:
+            stats.inc_value("emails/links_trap", traps)
+        if offsite:
+            stats.inc_value("emails/links_offsite", offsite)
+        if len(ranked) > budget:
+            stats.inc_value("emails/links_over_budget", len(ranked) - max(0, budget))
+            ranked = ranked[: max(0, budget)]
+        site.scheduled += len(ranked)
+        meta_site = site.host
+        for kind, url in ranked:
+            yield scrapy.Request(
+                url,
+                meta={"site": meta_site, "depth": depth},
+                priority=(50 if kind == CONTACT else 0) - depth,
+                errback=self.page_failed,
+            )
+
+    def page_failed(self, failure) -> None:
+        stats = self.crawler.stats
+        if failure.check(HttpError) and failure.value.response.status == 404:
+            stats.inc_value("emails/pages_not_found")
+            return
+        reason = type(failure.value).__name__
+        if failure.check(HttpError):
+            reason = f"http_{failure.value.response.status}"
+        stats.inc_value("emails/pages_failed")
+        stats.inc_value(f"emails/pages_failed/{outcomes.clean_reason(reason)}")
+        logger.warning("gave up on %s: %s", failure.request.url, reason)
