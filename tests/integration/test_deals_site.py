@@ -1,0 +1,100 @@
+"""The explore sandbox itself: tfs checks, the request budget, both deliveries, its truth."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from crawlers.tfs import encode, explore_query, flights_query
+from sandbox.sites.deals import REGIONS
+
+pytestmark = pytest.mark.integration
+
+
+def get(url: str):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, dict(resp.headers), resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read().decode()
+
+
+def explore_url(base: str, origin="PHX", region=REGIONS["europe"]) -> str:
+    return f"{base}/travel/explore?tfs={encode(explore_query(origin, region))}&hl=en&curr=USD"
+
+
+@pytest.mark.parametrize("path", ["/travel/explore", "/travel/flights", "/travel/api/explore"])
+@pytest.mark.parametrize(
+    "tfs",
+    [
+        "",
+        "!!notbase64!!",
+        "GgM",  # a truncated message
+        encode(flights_query("PHX", "CDG", "someday", "2027-01-02")),
+    ],
+)
+def test_undecodable_tfs_is_400(sandbox_factory, path, tfs):
+    sb = sandbox_factory(["deals"])
+    status, _, _ = get(f"{sb.url('deals')}{path}?tfs={tfs}&hl=en&curr=USD")
+    assert status == 400
+
+
+def test_explore_needs_an_airport_and_a_region(sandbox_factory):
+    sb = sandbox_factory(["deals"])
+    base = sb.url("deals")
+    assert get(explore_url(base))[0] == 200
+    flights = encode(flights_query("PHX", "CDG", "2027-01-04", "2027-01-06"))
+    assert get(f"{base}/travel/explore?tfs={flights}")[0] == 400
+    assert get(f"{base}/travel/flights?tfs={flights}")[0] == 200
+
+
+def test_request_budget_answers_429_with_retry_after(sandbox_factory):
+    sb = sandbox_factory(["deals"], knobs={"deals": {"budget_per_minute": 2}})
+    base = sb.url("deals")
+    assert [get(explore_url(base))[0] for _ in range(2)] == [200, 200]
+    status, headers, _ = get(explore_url(base))
+    assert status == 429
+    assert 1 <= int(headers["Retry-After"]) <= 60
+    assert sb.stats("deals")["budget_429"] == 1
+
+
+def test_deliveries(sandbox_factory):
+    sb = sandbox_factory(["deals"], knobs={"deals": {"delivery": "inline"}})
+    base = sb.url("deals")
+    assert "AF_initDataCallback({key" in get(explore_url(base))[2]
+    sb.set_knobs("deals", delivery="xhr")
+    page = get(explore_url(base))[2]
+    assert "AF_initDataCallback({key" not in page
+    api = f"{base}/travel/api/explore?tfs={encode(explore_query('PHX', REGIONS['europe']))}"
+    cards = json.loads(get(api)[2])["cards"]
+    truth = sb.truth("deals")["origins"]["PHX"]["regions"][REGIONS["europe"]]
+    assert sorted(c[1] for c in cards) == sorted(d["destination_id"] for d in truth)
+    sb.set_knobs("deals", delivery="mixed")
+    for origin in ("PHX", "DFW", "LAX", "ORD", "JFK", "ATL"):
+        get(explore_url(base, origin))
+    stats = sb.stats("deals")
+    assert stats["delivery_inline"] > 1 and stats["delivery_xhr"] > 1
+
+
+def test_truth_top_matches_its_own_deals(sandbox_factory):
+    sb = sandbox_factory(["deals"], knobs={"deals": {"price_levels": 5}})
+    truth = sb.truth("deals")
+    for data in truth["origins"].values():
+        top = data["top"]
+        assert len(top) == truth["top"]
+        assert len({d["destination_id"] for d in top}) == len(top)
+        prices = [d["price"] for d in top]
+        assert prices == sorted(prices)
+        others = [
+            d
+            for deals in data["regions"].values()
+            for d in deals
+            if d["destination_id"] not in {t["destination_id"] for t in top}
+        ]
+        assert all(d["price"] >= prices[-1] for d in others)
+        for deal in top:
+            cheapest = min(o["price"] for o in deal["options"])
+            assert cheapest == deal["price"]
