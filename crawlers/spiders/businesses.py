@@ -59,7 +59,7 @@ class BusinessesSpider(scrapy.Spider):
         # Politeness towards the real site: ~2 pages/s per domain, jittered (0.5x-1.5x),
         # and AutoThrottle slows down further when the site does.
         "DOWNLOAD_DELAY": 0.5,
-        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "DOWNLOAD_DELAY_JITTER": 0.5,
         "ITEM_PIPELINES": {
             "crawlers.pipelines.businesses.BusinessFilterPipeline": 300,
             "crawlers.pipelines.businesses.BusinessDedupePipeline": 310,

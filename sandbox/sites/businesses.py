@@ -5,7 +5,8 @@ its categories (knob `categories`, comma-separated). Each search lists 0 to `siz
 businesses over pages of `per_page`; a business of a city shows up in several of its
 searches (same ypid), a page can repeat a card of the page before, sponsored cards sit
 outside the organic results, fields go missing, and `burst_429` starts runs of
-`burst_len` answers of 429 with Retry-After. Any other search has no results.
+`burst_len` answers of 429 with Retry-After. Any other search has no results; searches
+listed in `broken` always answer 503.
 """
 
 from __future__ import annotations
@@ -216,6 +217,12 @@ class Site(BaseSite):
     def exempt(self, request: web.Request) -> bool:
         return request.path == "/"
 
+    @property
+    def broken(self) -> set[tuple[str, str]]:
+        """Searches answered 503 every time (knob `broken`: `terms|City, ST;...`)."""
+        spec = self.knobs.option("broken", "")
+        return {_key(*item.split("|", 1)) for item in spec.split(";") if "|" in item}
+
     def on_knobs_changed(self) -> None:
         self._burst_left = 0
 
@@ -241,6 +248,9 @@ class Site(BaseSite):
             return web.Response(status=400, text="bad page")
         if page < 1:
             return web.Response(status=400, text="bad page")
+        if _key(terms, location) in self.broken:
+            self.count("broken")
+            return web.Response(status=503, text="Service Unavailable")
         search = self.searches.get(_key(terms, location))
         self.count("search_pages")
         cards = search.pages[page - 1] if search and page <= len(search.pages) else []
