@@ -2,7 +2,7 @@
 
 The model is the old tool's, made explicit: a crawl of O origins needs, per origin, R
 explore pages and N expansions, each holding one browser page for the time measured for
-it (failed attempts included through the measured attempts per unit). With C pages at
+it (every attempt of a unit counted, failed ones included). With C pages at
 once the run takes the total browser time divided by C. It assumes the per-page time stays
 what was measured as C grows, which holds while the site and network are the limit and
 not the machine's CPU (see BENCHMARKS.md for where this machine stops scaling).
@@ -109,13 +109,6 @@ def plan(
     )
 
 
-def per_unit_seconds(successful_times: Sequence[float], attempts: int, units: int) -> float:
-    """Mean browser time per finished unit, charging failed attempts at the same mean."""
-    if not successful_times or units <= 0:
-        return 0.0
-    return statistics.fmean(successful_times) * max(attempts, units) / units
-
-
 def fmt_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -145,12 +138,12 @@ def format_report(report: dict) -> str:
         f"deals: {len(report['origins'])} origins x {len(report['regions'])} regions, "
         f"top {report['top']} ({report['finish_reason']})",
         f"  explore pages: {explore['planned']} planned, {explore['done']} done, "
-        f"{failed(explore['failed'])}; render {times(explore['render_seconds'])}",
+        f"{failed(explore['failed'])}; browser time {times(explore['seconds'])}",
         f"  expansions: {expansions['planned']} planned, {expansions['done']} done, "
         f"{failed(expansions['failed'])}; success rate "
         + ("-" if rate is None else f"{rate * 100:.1f}%"),
-        f"  expansion time (first try to result): {times(expansions['seconds'])}",
-        f"  expansion render time (browser page): {times(expansions['render_seconds'])}",
+        f"  expansion time (browser, all attempts): {times(expansions['seconds'])}",
+        f"  expansion wait (queued to result):      {times(expansions['wall_seconds'])}",
         f"  capacity plan: {p['explore_pages_per_origin']} explore pages x "
         f"{fmt_seconds(p['explore_seconds'])} + {p['expansions_per_origin']} expansions x "
         f"{fmt_seconds(p['expansion_seconds'])} = "

@@ -77,6 +77,11 @@ async def wait_rendered(page, item: str, empty: str | None, settle: float, timeo
         await asyncio.sleep(min(0.25, settle / 4))
 
 
+async def attempt_started(page, request) -> None:
+    """playwright_page_init_callback: the browser page is ours from here (per attempt)."""
+    request.meta["deals_attempt_t0"] = time.monotonic()
+
+
 def failure_reason(failure) -> str:
     exc = failure.value
     if isinstance(exc, HttpError):
@@ -169,6 +174,7 @@ class DealsSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.configure(crawler.settings)
         crawler.signals.connect(spider.reached_downloader, signals.request_reached_downloader)
+        crawler.signals.connect(spider.left_downloader, signals.request_left_downloader)
         return spider
 
     def configure(self, settings) -> None:
@@ -187,8 +193,10 @@ class DealsSpider(scrapy.Spider):
         }
         self.found: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.failed_regions: dict[str, dict[str, str]] = defaultdict(dict)
-        self.explore_times: list[float] = []
+        self.explore_times: list[float] = []  # browser seconds per explore page, done or not
+        self.explore_done = 0
         self.expansions: list[dict[str, Any]] = []
+        self.expansions_planned = 0
         self.started = time.monotonic()
 
     @staticmethod
@@ -222,6 +230,7 @@ class DealsSpider(scrapy.Spider):
             "playwright_page_methods": [
                 PageMethod(wait_rendered, item, empty, self.settle, self.render_timeout)
             ],
+            "playwright_page_init_callback": attempt_started,
             "deals_kind": kind,
             **extra,
         }
@@ -248,12 +257,20 @@ class DealsSpider(scrapy.Spider):
                     dont_filter=True,
                 )
 
+    # Two clocks per unit, both kept across retries (a retry copies meta): `deals_busy`,
+    # the browser time of every attempt (what the capacity plan needs), and `deals_t0`,
+    # when the unit first reached the downloader (what a user waits, queueing included).
     def reached_downloader(self, request, spider) -> None:
         kind = request.meta.get("deals_kind")
         if kind:
-            # Kept across retries (the retry copies meta): the unit's time includes them.
             request.meta.setdefault("deals_t0", time.monotonic())
             self.crawler.stats.inc_value(f"deals/attempts/{kind}")
+
+    def left_downloader(self, request, spider) -> None:
+        started = request.meta.pop("deals_attempt_t0", None)
+        if started is not None:
+            busy = request.meta.get("deals_busy", 0.0) + time.monotonic() - started
+            request.meta["deals_busy"] = busy
 
     # -- explore pages --------------------------------------------------------------
     def parse_explore(self, response):
@@ -268,7 +285,8 @@ class DealsSpider(scrapy.Spider):
                 return
             yield from self._region_in(origin, region_id, failed="not_rendered")
             return
-        self.explore_times.append(response.meta.get("download_latency", 0.0))
+        self.explore_times.append(response.meta.get("deals_busy", 0.0))
+        self.explore_done += 1
         name = self.region_names[region_id]
         for card in page.cards:
             deal = asdict(card)
@@ -280,6 +298,7 @@ class DealsSpider(scrapy.Spider):
 
     def explore_failed(self, failure):
         meta = failure.request.meta
+        self.explore_times.append(meta.get("deals_busy", 0.0))
         yield from self._region_in(meta["origin"], meta["region"], failed=failure_reason(failure))
 
     def _region_in(self, origin: str, region_id: str, failed: str = ""):
@@ -297,6 +316,7 @@ class DealsSpider(scrapy.Spider):
     def _expand(self, origin: str):
         chosen = best_deals(self.found.pop(origin, []), self.top)
         outcomes.add_total(self.crawler.stats, len(chosen))
+        self.expansions_planned += len(chosen)
         self.logger.info("deals: %s complete, expanding %d deals", origin, len(chosen))
         for rank, deal in enumerate(chosen, 1):
             deal["rank"] = rank
@@ -322,16 +342,16 @@ class DealsSpider(scrapy.Spider):
                 return
             yield self._expansion_item(response.meta, "no_options")
             return
-        yield self._expansion_item(
-            response.meta, "", options, response.meta.get("download_latency", 0.0)
-        )
+        yield self._expansion_item(response.meta, "", options)
 
     def expansion_failed(self, failure):
         yield self._expansion_item(failure.request.meta, failure_reason(failure))
 
-    def _expansion_item(self, meta, failed: str, options=None, render: float | None = None):
+    def _expansion_item(self, meta, failed: str, options=None):
         deal = meta["deal"]
-        seconds = time.monotonic() - meta.get("deals_t0", time.monotonic())
+        now = time.monotonic()
+        busy = meta.get("deals_busy", 0.0)
+        first = meta.get("deals_t0", now)
         if failed:
             outcomes.failed(self.crawler.stats, f"expansion_{failed}")
         else:
@@ -341,10 +361,11 @@ class DealsSpider(scrapy.Spider):
                 "origin": deal["origin"],
                 "destination_id": deal["destination_id"],
                 "rank": deal["rank"],
-                "seconds": round(seconds, 3),
-                "render_seconds": None if render is None else round(render, 3),
+                "seconds": round(busy, 3),
+                "wall_seconds": round(now - first, 3),
                 "outcome": f"failed:{failed}" if failed else "ok",
-                "finished_at": round(time.monotonic() - self.started, 3),
+                "started_at": round(first - self.started, 3),
+                "finished_at": round(now - self.started, 3),
             }
         )
         return DealItem(
@@ -360,7 +381,7 @@ class DealsSpider(scrapy.Spider):
             flights_url=deal["flights_url"],
             rank=deal["rank"],
             options=options or [],
-            expansion_seconds=round(seconds, 3),
+            expansion_seconds=round(busy, 3),
             expansion_status=f"failed:{failed}" if failed else "ok",
         )
 
@@ -385,23 +406,16 @@ class DealsSpider(scrapy.Spider):
         explore_failures = Counter(
             reason for regions in self.failed_regions.values() for reason in regions.values()
         )
-        explore_units = len(self.explore_times) + sum(explore_failures.values())
-        explore_s = capacity.per_unit_seconds(
-            self.explore_times, stats.get_value("deals/attempts/explore", 0), explore_units
-        )
-        expansion_s = capacity.per_unit_seconds(
-            [e["render_seconds"] for e in done],
-            stats.get_value("deals/attempts/expansion", 0),
-            len(self.expansions),
-        )
+        # Browser time per unit over every unit, failed ones included: they cost it too.
         plan = capacity.plan(
-            explore_seconds=explore_s,
-            expansion_seconds=expansion_s,
+            explore_seconds=capacity.summarize(self.explore_times).mean or 0.0,
+            expansion_seconds=capacity.summarize(e["seconds"] for e in self.expansions).mean or 0.0,
             explore_pages_per_origin=len(self.regions),
             expansions_per_origin=self.top,
             origins=self.capacity_origins,
             within_seconds=self.within,
         )
+        finished = len(self.expansions)
         return {
             "finish_reason": reason,
             "origins": self.origins,
@@ -409,21 +423,19 @@ class DealsSpider(scrapy.Spider):
             "top": self.top,
             "explore": {
                 "planned": len(self.origins) * len(self.regions),
-                "done": len(self.explore_times),
+                "done": self.explore_done,
                 "failed": dict(explore_failures),
                 "failed_regions": {o: dict(r) for o, r in self.failed_regions.items()},
-                "render_seconds": asdict(capacity.summarize(self.explore_times)),
+                "seconds": asdict(capacity.summarize(self.explore_times)),
                 "attempts": stats.get_value("deals/attempts/explore", 0),
             },
             "expansions": {
-                "planned": len(self.expansions),
+                "planned": self.expansions_planned,
                 "done": len(done),
                 "failed": dict(failures),
-                "success_rate": round(len(done) / len(self.expansions), 4)
-                if self.expansions
-                else None,
+                "success_rate": round(len(done) / finished, 4) if finished else None,
                 "seconds": asdict(capacity.summarize(e["seconds"] for e in done)),
-                "render_seconds": asdict(capacity.summarize(e["render_seconds"] for e in done)),
+                "wall_seconds": asdict(capacity.summarize(e["wall_seconds"] for e in done)),
                 "attempts": stats.get_value("deals/attempts/expansion", 0),
                 "each": self.expansions,
             },

@@ -44,12 +44,6 @@ def test_plan_reproduces_the_old_tools_estimate():
     assert set(plan.runtime_seconds) == {1, 2, 4, 8, 10, 12}
 
 
-def test_failed_attempts_are_charged():
-    assert capacity.per_unit_seconds([2.0, 4.0], attempts=6, units=3) == pytest.approx(6.0)
-    assert capacity.per_unit_seconds([2.0, 4.0], attempts=2, units=2) == pytest.approx(3.0)
-    assert capacity.per_unit_seconds([], attempts=3, units=3) == 0.0
-
-
 def test_report_text_is_ascii_and_names_the_plan():
     plan = capacity.plan(
         explore_seconds=2,
@@ -69,7 +63,7 @@ def test_report_text_is_ascii_and_names_the_plan():
             "done": 5,
             "failed": {"http_503": 1},
             "failed_regions": {"PHX": {"europe": "http_503"}},
-            "render_seconds": summary,
+            "seconds": summary,
         },
         "expansions": {
             "planned": 2,
@@ -77,7 +71,7 @@ def test_report_text_is_ascii_and_names_the_plan():
             "failed": {},
             "success_rate": 1.0,
             "seconds": summary,
-            "render_seconds": summary,
+            "wall_seconds": summary,
         },
         "plan": plan.as_dict(),
     }
