@@ -8,15 +8,23 @@ The progress line, the final report and the telemetry all read these stats:
   resources/cpu_percent         since the previous sample (100 = one core)
   resources/processes           processes in the tree now; resources/processes_max the most
 See crawlers/telemetry/resources.py for how Chromium's re-parented processes are found.
+
+A sample reads /proc for every process of the tree; with a browser that takes tens of
+milliseconds of kernel time, so it runs in a worker thread rather than stall the crawl.
 """
 
 from __future__ import annotations
 
+import logging
+
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
+from twisted.internet import threads
 
-from crawlers.telemetry.resources import ProcessTree
+from crawlers.telemetry.resources import ProcessTree, Sample
+
+logger = logging.getLogger(__name__)
 
 
 class ResourceMonitor:
@@ -27,6 +35,8 @@ class ResourceMonitor:
         # Before the download handler starts Playwright, so the browser inherits the mark.
         self.tree.mark_environment()
         self.task = None
+        self.busy = False
+        self.closed = False
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -39,11 +49,26 @@ class ResourceMonitor:
         return ext
 
     def spider_opened(self, spider) -> None:
-        self.task = create_looping_call(self.sample)
+        self.task = create_looping_call(self.tick)
         self.task.start(self.interval, now=True)
 
-    def sample(self) -> None:
-        s = self.tree.sample()
+    def tick(self) -> None:
+        if self.busy:  # the previous sample is still running: skip this one
+            return
+        self.busy = True
+        sampled = threads.deferToThread(self.tree.sample)
+        sampled.addCallback(self.record)
+        sampled.addErrback(
+            lambda failure: logger.warning("resources: sampling failed: %s", failure.value)
+        )
+        sampled.addBoth(self._idle)
+
+    def _idle(self, _) -> None:
+        self.busy = False
+
+    def record(self, s: Sample, final: bool = False) -> None:
+        if self.closed and not final:
+            return
         stats = self.crawler.stats
         stats.set_value("resources/memory_bytes", s.memory_bytes)
         stats.max_value("resources/memory_peak_bytes", s.memory_bytes)
@@ -57,4 +82,6 @@ class ResourceMonitor:
     def spider_closed(self, spider, reason) -> None:
         if self.task is not None and self.task.running:
             self.task.stop()
-        self.sample()
+        self.closed = True
+        # In this thread: the report and the last snapshot, next in line, read it.
+        self.record(self.tree.sample(), final=True)

@@ -7,6 +7,7 @@ inventory size, an address target, the pending targets of a shared ledger), so t
 total is the largest any node reports: the newest node has the freshest figure and a sum
 would count the job once per node. With "node" each node's total counts only the work it
 planned itself (expansions it discovered and queued), so the job's total is their sum.
+Either way a job's total is never less than the units its nodes have finished.
 
 The job's rate is the sum of the rates of its running nodes (a silent or finished node adds
 nothing any more), and its ETA is what remains at that rate. A node that has not reported
@@ -15,6 +16,7 @@ for `silent_after` seconds and did not say it finished is silent, never running.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from crawlers.progress_math import Counts, eta_seconds
@@ -87,6 +89,8 @@ def merge_job(
         skipped=int(progress.get("skipped", 0)),
         failed=int(progress.get("failed", 0)),
     )
+    if counts.total is not None and counts.total < counts.finished:
+        counts = replace(counts, total=counts.finished)
     for node in nodes:
         done = node["progress"].get("done", 0)
         node["share_percent"] = round(100.0 * done / counts.done, 1) if counts.done else None

@@ -22,6 +22,7 @@ CPU seconds are summed over every process ever seen in the tree, exited ones inc
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import asdict, dataclass
 
@@ -53,6 +54,7 @@ class ProcessTree:
         self._cpu: dict[tuple[int, float], float] = {}
         self._cpu_exited = 0.0
         self._last: Sample | None = None
+        self._lock = threading.Lock()  # sampled from a worker thread and at close
 
     def mark_environment(self) -> None:
         """Tag every process started from now on (the browser included) as ours."""
@@ -97,6 +99,10 @@ class ProcessTree:
         return list(tree.values())
 
     def sample(self) -> Sample:
+        with self._lock:
+            return self._sample()
+
+    def _sample(self) -> Sample:
         memory = 0
         kind = "pss"
         cpu: dict[tuple[int, float], float] = {}

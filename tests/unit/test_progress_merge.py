@@ -63,6 +63,15 @@ def test_node_scoped_totals_are_summed():
     assert merged_total([snap("a", total=None), snap("b", total=7)]) == 7
 
 
+def test_the_total_is_never_below_what_is_finished():
+    # Shared part known to both nodes (10), expansions each added on its own (5 and 4).
+    nodes = [snap("a", total=15, done=12), snap("b", total=14, done=8, failed=1)]
+    view = merge_job("j", nodes, NOW, silent_after=60)
+    assert view["progress"]["total"] == 21
+    assert view["progress"]["remaining"] == 0
+    assert view["progress"]["percent"] == 100.0
+
+
 def test_a_node_gone_quiet_is_silent_and_adds_no_rate():
     view = merge_job(
         "j",
