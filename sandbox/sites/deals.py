@@ -739,6 +739,9 @@ function card(c) {
 function option(o) {
   var li = el('li', 'pIav2d');
   var row = el('div', 'JMc5Xc');
+  var logo = el('img', 'EbY4Pc'); logo.alt = '';
+  logo.src = '/travel/static/img/airline-' + encodeURIComponent(o[0]) + '.gif';
+  row.appendChild(logo);
   var air = el('div', 'sSHqwe tPgKwe ogfYpf'); air.appendChild(el('span', '', o[0]));
   var times = el('span', 'mv1WYe');
   times.appendChild(el('div', '', o[1]));
