@@ -46,7 +46,10 @@ class CatalogPipeline:
     def open_spider(self):
         if self.url:
             self.conn = connect(self.url, autocommit=True)
-            self.conn.execute(SCHEMA)
+            # Nodes start together, and concurrent CREATE TABLE IF NOT EXISTS can collide.
+            with self.conn.transaction():
+                self.conn.execute("SELECT pg_advisory_xact_lock(7321)")
+                self.conn.execute(SCHEMA)
 
     def close_spider(self):
         if self.conn is not None:

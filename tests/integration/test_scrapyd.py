@@ -1,0 +1,143 @@
+"""Deploy to a real scrapyd with scrapyd-deploy, schedule a spider against the sandbox, read
+what it collected."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from crawlers.env import PROJECT_ROOT
+from sandbox.services import free_port, wait_for_port
+
+pytestmark = pytest.mark.integration
+
+# What scrapyd-deploy needs of a checkout to build the egg.
+PROJECT_FILES = ["scrapy.cfg", "setup.py", "pyproject.toml", "README.md"]
+
+
+def api(base: str, endpoint: str, **params) -> dict:
+    url = f"{base}/{endpoint}"
+    if params:
+        url += "?" + urllib.parse.urlencode(params, doseq=True)
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        return json.load(resp)
+
+
+def post(base: str, endpoint: str, fields: list[tuple[str, str]]) -> dict:
+    data = urllib.parse.urlencode(fields).encode()
+    with urllib.request.urlopen(f"{base}/{endpoint}", data=data, timeout=30) as resp:
+        return json.load(resp)
+
+
+@pytest.fixture
+def scrapyd(tmp_path):
+    """A scrapyd on a free port, everything under tmp_path/scrapyd."""
+    home = tmp_path / "scrapyd"
+    home.mkdir()
+    port = free_port()
+    (home / "scrapyd.conf").write_text(
+        "[scrapyd]\n"
+        f"bind_address = 127.0.0.1\nhttp_port = {port}\n"
+        "poll_interval = 0.5\nmax_proc = 2\n"
+        f"eggs_dir = {home / 'eggs'}\nlogs_dir = {home / 'logs'}\ndbs_dir = {home / 'dbs'}\n"
+    )
+    with open(home / "scrapyd.out", "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scrapyd"],
+            cwd=home,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, proc=proc)
+        yield f"http://127.0.0.1:{port}", home
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def test_deploy_schedule_and_read_results(scrapyd, sandbox_factory, redis_url, tmp_path):
+    base, home = scrapyd
+    # Build from a copy of the checkout: setup.py's egg build writes build/ beside it.
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    for name in PROJECT_FILES:
+        shutil.copy(PROJECT_ROOT / name, checkout / name)
+    shutil.copytree(
+        PROJECT_ROOT / "crawlers",
+        checkout / "crawlers",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    # A deploy target of this machine's own, as a user keeps one in ~/.config/scrapy.cfg.
+    config_home = tmp_path / "config"
+    config_home.mkdir()
+    (config_home / "scrapy.cfg").write_text(f"[deploy:test]\nurl = {base}/\nproject = crawlers\n")
+    deploy = subprocess.run(
+        [str(Path(sys.executable).parent / "scrapyd-deploy"), "test", "--version", "r1"],
+        cwd=checkout,
+        env={"PATH": str(Path(sys.executable).parent), "XDG_CONFIG_HOME": str(config_home)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert deploy.returncode == 0, deploy.stderr + deploy.stdout
+    assert json.loads(deploy.stdout)["status"] == "ok"
+
+    egg = home / "eggs" / "crawlers" / "r1.egg"
+    with zipfile.ZipFile(egg) as zf:
+        names = zf.namelist()
+        assert zf.read("EGG-INFO/entry_points.txt").decode().split() == [
+            "[scrapy]",
+            "settings",
+            "=",
+            "crawlers.settings",
+        ]
+    assert {n.split("/")[0] for n in names} == {"crawlers", "EGG-INFO"}
+    assert "crawlers/cluster/scheduler.py" in names
+
+    spiders = api(base, "listspiders.json", project="crawlers")["spiders"]
+    assert {"vehicles", "deals", "businesses", "emails"} <= set(spiders)
+
+    # The businesses spider's own sandbox recipe, its arguments and settings passed through
+    # schedule.json, in cluster mode (REDIS_URL) as a scrapyd node of a cluster would run.
+    sb = sandbox_factory(["businesses"])
+    recipe = sb.site("businesses").demo()
+    out = tmp_path / "out"
+    settings = {
+        **recipe["settings"],
+        "REDIS_URL": redis_url,
+        "DATA_DIR": str(out / "data"),
+        "STATS_FILE": str(out / "stats.json"),
+        "FEEDS": json.dumps({str(out / "items.jsonl"): {"format": "jsonlines"}}),
+    }
+    fields = [("project", "crawlers"), ("spider", recipe["spider"])]
+    fields += list(recipe["args"].items())
+    fields += [("setting", f"{key}={value}") for key, value in settings.items()]
+    job = post(base, "schedule.json", fields)
+    assert job["status"] == "ok", job
+
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        jobs = api(base, "listjobs.json", project="crawlers")
+        if any(j["id"] == job["jobid"] for j in jobs["finished"]):
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"scrapyd job still running: {jobs}")
+
+    log = (home / "logs" / "crawlers" / recipe["spider"] / f"{job['jobid']}.log").read_text()
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["finish_reason"] == "finished", log[-3000:]
+    assert stats["progress/done"] == stats["progress/total"] > 0
+    items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+    truth = set(sb.truth("businesses")["businesses"])
+    assert items and {i["ypid"] for i in items} == truth
