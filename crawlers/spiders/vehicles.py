@@ -1,0 +1,276 @@
+"""The dealer portal: every vehicle in the inventory, with one checked PDF each.
+
+    scrapy crawl vehicles -s CONCURRENT_REQUESTS=7 [-a limit=N]
+
+Needs VEHICLES_BASE_URL, VEHICLES_USERNAME and VEHICLES_PASSWORD. The login runs in a
+browser (the page's own script computes its challenge); everything after it is plain HTTP
+carrying that session (crawlers/middlewares/vehicles_session.py), which is many times
+cheaper than a browser page per vehicle (BENCHMARKS.md). Vehicles whose PDF an earlier run
+saved, still valid, are reported `skipped` and not fetched again.
+
+The inventory API pages by offset while vehicles are sold and added, so a walk can miss a
+vehicle or see one twice: the spider walks it again until a walk finds nothing new
+(VEHICLES_MAX_WALKS), and keeps one outcome per ref.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import scrapy
+from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.exceptions import IgnoreRequest
+from scrapy.spidermiddlewares.httperror import HttpError
+
+from crawlers import outcomes
+from crawlers.errors import ConfigError
+from crawlers.extraction.vehicles import inventory_page, is_safe_ref, vehicle_page
+from crawlers.items import VehicleItem
+from crawlers.middlewares.vehicles_session import VehicleSessionMiddleware
+from crawlers.pipelines.pdfs import PdfDownload, PdfPipeline, pdf_problem, saved_pdf
+
+# Inventory pages first (the total and the work become known early), then the PDFs of
+# vehicles already started, then new vehicles: few vehicles are half done at any time.
+PRIORITY_INVENTORY, PRIORITY_PDF, PRIORITY_VEHICLE = 30, 20, 10
+
+
+class VehiclesSpider(scrapy.Spider):
+    name = "vehicles"
+
+    @classmethod
+    def update_settings(cls, settings):
+        super().update_settings(settings)
+        # At "spider" priority: the project's crawl command hands Scrapy a ready Crawler,
+        # whose settings Scrapy then updates with the project's at equal priority.
+        components = {
+            # After the redirect middleware (600) on the way back: a 302 to /login is an
+            # expired session to renew, not a page to follow.
+            "DOWNLOADER_MIDDLEWARES": (VehicleSessionMiddleware, 650),
+            "ITEM_PIPELINES": (PdfPipeline, 100),
+        }
+        for name, (component, order) in components.items():
+            merged = settings.getdict(name)
+            merged[component] = order
+            settings.set(name, merged, priority="spider")
+        # scrapy-playwright's default gives every navigation of a page the headers of the
+        # request that opened it, which strips the Content-Type off the login form's POST.
+        settings.set("PLAYWRIGHT_PROCESS_REQUEST_HEADERS", None, priority="spider")
+
+    def __init__(self, limit: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.limit = self._parse_limit(limit)
+        self.seen: set[str] = set()
+        self.waiting: deque[VehicleItem] = deque()  # held back by the limit
+        self.reserved = 0  # downloads started or finished, against the limit
+        self.listed = 0
+        self.walking = True
+        self.walk_new: dict[int, int] = {}
+        self.walk_incomplete: set[int] = set()
+
+    @staticmethod
+    def _parse_limit(value: str | None) -> int | None:
+        if value is None or value == "":
+            return None
+        try:
+            limit = int(value)
+        except ValueError:
+            limit = -1
+        if limit < 0:
+            raise ConfigError(f"limit must be a whole number >= 0, got {value!r}")
+        return limit
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        s = crawler.settings
+        for name in ("VEHICLES_BASE_URL", "VEHICLES_USERNAME", "VEHICLES_PASSWORD"):
+            if not s.get(name):
+                raise ConfigError(f"{name} is not set (environment, .env or -s {name}=...)")
+        base = s.get("VEHICLES_BASE_URL").rstrip("/")
+        if urlsplit(base).scheme not in ("http", "https") or not urlsplit(base).netloc:
+            raise ConfigError(f"VEHICLES_BASE_URL must be an http(s) URL, got {base!r}")
+        spider.base_url = base
+        spider.store = Path(s.get("FILES_STORE"))
+        spider.per_page = s.getint("VEHICLES_PER_PAGE", 100)
+        spider.max_walks = s.getint("VEHICLES_MAX_WALKS", 5)
+        spider.pdf_retries = s.getint("VEHICLES_PDF_RETRIES", 4)
+        spider.link_refreshes = s.getint("VEHICLES_LINK_REFRESHES", 3)
+        return spider
+
+    # -- the inventory ------------------------------------------------------------------
+    async def start(self):
+        yield self._inventory_request(page=1, walk=1)
+
+    def _inventory_request(self, page: int, walk: int) -> scrapy.Request:
+        self.walk_new.setdefault(walk, 0)
+        return scrapy.Request(
+            f"{self.base_url}/api/inventory?page={page}&per_page={self.per_page}",
+            headers={"Accept": "application/json"},
+            callback=self.parse_inventory,
+            errback=self.inventory_failed,
+            cb_kwargs={"page": page, "walk": walk},
+            priority=PRIORITY_INVENTORY,
+            dont_filter=True,
+        )
+
+    def parse_inventory(self, response, page: int, walk: int):
+        try:
+            listing = inventory_page(response.json())
+        except (ValueError, AttributeError):
+            self.logger.error("inventory page %d is not the API's JSON", page)
+            self.walk_incomplete.add(walk)
+            yield from self._walk_ended(walk)
+            return
+        self.listed = listing.total
+        self.crawler.stats.set_value("vehicles/listed", listing.total)
+        for vehicle in listing.vehicles:
+            yield from self._consider(VehicleItem(**vehicle), walk)
+        self._update_total()
+        if listing.vehicles and page < listing.pages:
+            yield self._inventory_request(page + 1, walk)
+        else:
+            yield from self._walk_ended(walk)
+
+    def inventory_failed(self, failure):
+        page, walk = failure.request.cb_kwargs["page"], failure.request.cb_kwargs["walk"]
+        self.logger.error("inventory page %d: %s", page, self._reason(failure))
+        self.walk_incomplete.add(walk)
+        if page == 1:
+            yield from self._walk_ended(walk)
+        else:
+            # The pages after it are still worth walking; a later walk retries this one.
+            yield self._inventory_request(page + 1, walk)
+
+    def _walk_ended(self, walk: int):
+        again = self.walk_new[walk] > 0 or walk in self.walk_incomplete
+        if again and walk < self.max_walks:
+            yield self._inventory_request(1, walk + 1)
+            return
+        self.walking = False
+        self.crawler.stats.set_value("vehicles/walks", walk)
+        if walk in self.walk_incomplete:
+            self.crawler.stats.set_value("vehicles/inventory_incomplete", 1)
+            self.logger.error("the inventory could not be read in full after %d walks", walk)
+        self._update_total()
+
+    def _update_total(self) -> None:
+        planned = max(self.listed, len(self.seen)) if self.walking else len(self.seen)
+        outcomes.set_total(self.crawler.stats, planned - len(self.waiting))
+
+    def _consider(self, item: VehicleItem, walk: int):
+        if item.ref in self.seen:
+            return
+        self.seen.add(item.ref)
+        self.walk_new[walk] += 1
+        if not is_safe_ref(item.ref):
+            yield from self._failed(item, "invalid_ref", reserved=False)
+            return
+        saved = saved_pdf(self.store, item.ref, item.vin)
+        if saved is not None:
+            item.status = "skipped"
+            item.pdf_path, item.pdf_size, item.pdf_sha256 = (
+                str(saved.path),
+                saved.size,
+                saved.sha256,
+            )
+            outcomes.skipped(self.crawler.stats)
+            yield item
+            return
+        if self.limit is not None and self.reserved >= self.limit:
+            self.waiting.append(item)
+            return
+        self.reserved += 1
+        yield self._vehicle_request(item)
+
+    # -- one vehicle: its page, then its PDF --------------------------------------------
+    def _vehicle_request(self, item: VehicleItem, refreshes: int = 0) -> scrapy.Request:
+        return scrapy.Request(
+            f"{self.base_url}/vehicle/{quote(item.ref)}",
+            callback=self.parse_vehicle,
+            errback=self.vehicle_failed,
+            cb_kwargs={"item": item, "refreshes": refreshes},
+            meta={"handle_httpstatus_list": [404]},
+            priority=PRIORITY_VEHICLE,
+            dont_filter=True,
+        )
+
+    def parse_vehicle(self, response, item: VehicleItem, refreshes: int):
+        if response.status == 404:
+            yield from self._failed(item, "not_found")
+            return
+        page = vehicle_page(response.text)
+        if not page.report_url:
+            yield from self._failed(item, "no_report_link")
+            return
+        for name, value in page.fields().items():
+            if getattr(item, name) in (None, "") and value not in (None, ""):
+                setattr(item, name, value)
+        yield scrapy.Request(
+            response.urljoin(page.report_url),
+            # The Content-Length must be the PDF's own length to tell a short body.
+            headers={"Accept": "application/pdf", "Accept-Encoding": "identity"},
+            callback=self.parse_pdf,
+            errback=self.vehicle_failed,
+            cb_kwargs={"item": item, "refreshes": refreshes},
+            meta={"handle_httpstatus_list": [403, 404]},
+            priority=PRIORITY_PDF,
+            dont_filter=True,
+        )
+
+    def parse_pdf(self, response, item: VehicleItem, refreshes: int):
+        if response.status == 404:
+            yield from self._failed(item, "not_found")
+            return
+        if response.status == 403:
+            # The link is signed for the session it was made in: after a new login, or
+            # when it went stale, only the vehicle page can give a new one.
+            if refreshes < self.link_refreshes:
+                self.crawler.stats.inc_value("vehicles/report_link_refreshed")
+                yield self._vehicle_request(item, refreshes + 1)
+            else:
+                yield from self._failed(item, "pdf_forbidden")
+            return
+        length = response.headers.get(b"Content-Length")
+        expected = int(length) if length and length.isdigit() else None
+        problem = pdf_problem(response.body, item.ref, item.vin, expected)
+        if problem is None:
+            yield PdfDownload(item, response.body, expected)
+            return
+        self.crawler.stats.inc_value(f"vehicles/pdf_rejected/{problem}")
+        again = get_retry_request(
+            response.request, spider=self, reason=problem, max_retry_times=self.pdf_retries
+        )
+        if again is not None:
+            yield again
+        else:
+            yield from self._failed(item, problem)
+
+    def vehicle_failed(self, failure):
+        yield from self._failed(failure.request.cb_kwargs["item"], self._reason(failure))
+
+    @staticmethod
+    def _reason(failure) -> str:
+        if failure.check(HttpError):
+            return f"http_{failure.value.response.status}"
+        if failure.check(IgnoreRequest):
+            return "session_lost" if "session lost" in str(failure.value) else "login_failed"
+        return outcomes.clean_reason(type(failure.value).__name__)
+
+    def _failed(self, item: VehicleItem, reason: str, reserved: bool = True):
+        item.status, item.reason = "failed", reason
+        outcomes.failed(self.crawler.stats, reason)
+        yield item
+        if reserved and self.limit is not None:
+            # A failed download gives its place under the limit to the next vehicle.
+            self.reserved -= 1
+            if self.waiting and not self.crawler.stats.get_value("fatal_error"):
+                self.reserved += 1
+                yield self._vehicle_request(self.waiting.popleft())
+                self._update_total()
+
+    def closed(self, reason: str) -> None:
+        if self.waiting:
+            self.crawler.stats.set_value("vehicles/left_by_limit", len(self.waiting))
+            self.logger.info("vehicles: %d left for a later run (limit)", len(self.waiting))
