@@ -42,6 +42,9 @@ AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 0.25
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
+# Scrapy 2.19 does not enforce CONCURRENT_REQUESTS_PER_DOMAIN under the asyncio reactor;
+# this downloader does (crawlers/downloader.py).
+DOWNLOADER = "crawlers.downloader.PacedDownloader"
 DOWNLOAD_TIMEOUT = 30
 ROBOTSTXT_OBEY = False
 USER_AGENT = (
