@@ -19,6 +19,7 @@ from crawlers.dashboard.app import create_app
 from crawlers.env import redact_url
 from crawlers.errors import EXIT_CONFIG, ConfigError
 from crawlers.telemetry import store_from_settings
+from crawlers.telemetry.settings import number_setting
 from crawlers.telemetry.store import RedisStore
 
 
@@ -80,7 +81,11 @@ class Command(ScrapyCommand):
     def _run(self, opts) -> None:
         settings = self.settings
         host = opts.host or settings.get("DASHBOARD_HOST") or "127.0.0.1"
-        port = settings.getint("DASHBOARD_PORT") if opts.port is None else opts.port
+        port = opts.port
+        if port is None:
+            port = number_setting(settings, "DASHBOARD_PORT", 8750)
+        if port != int(port) or not 0 <= port <= 65535:
+            raise ConfigError(f"the port must be a whole number from 0 to 65535, not {port}")
         token = opts.token or settings.get("DASHBOARD_TOKEN") or ""
         if not is_loopback(host) and not token:
             raise ConfigError(
@@ -98,7 +103,7 @@ class Command(ScrapyCommand):
         app = create_app(
             store,
             token=token,
-            silent_after=settings.getfloat("TELEMETRY_SILENT_AFTER", 300.0),
-            refresh=settings.getfloat("DASHBOARD_REFRESH", 2.0),
+            silent_after=number_setting(settings, "TELEMETRY_SILENT_AFTER", 300.0),
+            refresh=number_setting(settings, "DASHBOARD_REFRESH", 2.0, allow_zero=False),
         )
-        asyncio.run(serve(app, host, port, store.describe()))
+        asyncio.run(serve(app, host, int(port), store.describe()))

@@ -25,6 +25,7 @@ from crawlers.progress_math import (
     format_duration,
     format_rate,
 )
+from crawlers.telemetry.settings import number_setting
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +64,11 @@ class ProgressLog:
 
     @classmethod
     def from_crawler(cls, crawler):
-        interval = crawler.settings.getfloat("PROGRESS_INTERVAL", 30.0)
-        if interval <= 0:
+        interval = number_setting(crawler.settings, "PROGRESS_INTERVAL", 30.0)
+        if interval == 0:
             raise NotConfigured
-        ext = cls(crawler, interval, crawler.settings.getfloat("PROGRESS_RATE_WINDOW", 300.0))
+        window = number_setting(crawler.settings, "PROGRESS_RATE_WINDOW", 300.0, allow_zero=False)
+        ext = cls(crawler, interval, window)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext

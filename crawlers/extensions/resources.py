@@ -23,6 +23,7 @@ from scrapy.utils.asyncio import create_looping_call
 from twisted.internet import threads
 
 from crawlers.telemetry.resources import ProcessTree, Sample
+from crawlers.telemetry.settings import number_setting
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +41,8 @@ class ResourceMonitor:
 
     @classmethod
     def from_crawler(cls, crawler):
-        interval = crawler.settings.getfloat("RESOURCES_INTERVAL", 10.0)
-        if interval <= 0:
+        interval = number_setting(crawler.settings, "RESOURCES_INTERVAL", 10.0)
+        if interval == 0:
             raise NotConfigured
         ext = cls(crawler, interval)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)

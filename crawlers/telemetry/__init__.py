@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from crawlers.telemetry.merge import merge_job
+from crawlers.telemetry.settings import number_setting
 from crawlers.telemetry.store import DEFAULT_PREFIX, DEFAULT_TTL, FileStore, RedisStore
 
 DEFAULT_SILENT_AFTER = 300.0
@@ -32,7 +33,7 @@ def store_from_settings(settings) -> RedisStore | FileStore:
         return RedisStore.from_url(
             url,
             prefix=settings.get("TELEMETRY_PREFIX") or DEFAULT_PREFIX,
-            ttl=settings.getint("TELEMETRY_TTL", DEFAULT_TTL),
+            ttl=int(number_setting(settings, "TELEMETRY_TTL", DEFAULT_TTL, allow_zero=False)),
         )
     return FileStore(Path(settings.get("DATA_DIR") or "data") / "jobs")
 

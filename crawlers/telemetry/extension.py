@@ -22,6 +22,7 @@ from crawlers.jobs import job_id, node_id
 from crawlers.progress_math import RateWindow, counts_from_stats
 from crawlers.telemetry import store_from_settings
 from crawlers.telemetry.merge import FINISHED, RUNNING
+from crawlers.telemetry.settings import number_setting
 from crawlers.telemetry.snapshot import RecentErrors, build_snapshot, clean_message
 
 logger = logging.getLogger(__name__)
@@ -35,8 +36,10 @@ class TelemetryPublisher:
         self.interval = interval
         self.total_scope = total_scope
         self.store = store_from_settings(crawler.settings)
-        self.window = RateWindow(crawler.settings.getfloat("PROGRESS_RATE_WINDOW", 300.0))
-        self.errors = RecentErrors(crawler.settings.getint("TELEMETRY_RECENT_ERRORS", 20))
+        self.window = RateWindow(
+            number_setting(crawler.settings, "PROGRESS_RATE_WINDOW", 300.0, allow_zero=False)
+        )
+        self.errors = RecentErrors()
         self.node = node_id(crawler.settings)
         self.job = ""
         self.started = time.time()
@@ -45,8 +48,8 @@ class TelemetryPublisher:
 
     @classmethod
     def from_crawler(cls, crawler):
-        interval = crawler.settings.getfloat("TELEMETRY_INTERVAL", 10.0)
-        if interval <= 0:
+        interval = number_setting(crawler.settings, "TELEMETRY_INTERVAL", 10.0)
+        if interval == 0:
             raise NotConfigured
         scope = crawler.settings.get("PROGRESS_TOTAL_SCOPE", "job")
         if scope not in TOTAL_SCOPES:
@@ -97,6 +100,8 @@ class TelemetryPublisher:
             self.failing = False
 
     def spider_closed(self, spider, reason) -> None:
+        if not self.job:  # closed before it opened: nothing was published
+            return
         if self.task is not None and self.task.running:
             self.task.stop()
         logging.getLogger().removeHandler(self.errors)
