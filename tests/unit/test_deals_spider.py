@@ -1,0 +1,95 @@
+"""The spider's bookkeeping on saved pages: when an origin is ranked, what every unit ends as."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from scrapy.http import HtmlResponse, Request, Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.test import get_crawler
+from twisted.python.failure import Failure
+
+from crawlers.items import DealItem
+from crawlers.spiders.deals import DealsSpider
+
+BASE = "http://flights.test"
+
+
+@pytest.fixture
+def spider(tmp_path):
+    crawler = get_crawler(
+        DealsSpider, {"DEALS_BASE_URL": BASE, "DATA_DIR": str(tmp_path), "RETRY_TIMES": 1}
+    )
+    spider = DealsSpider.from_crawler(
+        crawler, origins="PHX", regions="europe,asia,caribbean", top=3
+    )
+    crawler.spider = spider
+    return spider
+
+
+def start_requests(spider) -> dict[str, Request]:
+    async def collect():
+        return [r async for r in spider.start()]
+
+    return {r.meta["region"]: r for r in asyncio.run(collect())}
+
+
+def respond(request: Request, html: str) -> HtmlResponse:
+    return HtmlResponse(request.url, body=html.encode(), encoding="utf-8", request=request)
+
+
+def http_failure(request: Request, status: int) -> Failure:
+    failure = Failure(HttpError(Response(request.url, status=status, request=request)))
+    failure.request = request
+    return failure
+
+
+def test_origin_is_ranked_once_every_region_is_in(spider, saved_page):
+    stats = spider.crawler.stats
+    europe, asia, caribbean = (rid for _, rid in spider.regions)
+    starts = start_requests(spider)
+    assert set(starts) == {europe, asia, caribbean}
+    assert all("/travel/explore?tfs=" in r.url and r.meta["playwright"] for r in starts.values())
+    first = list(
+        spider.parse_explore(respond(starts[europe], saved_page("deals/explore_inline.html")))
+    )
+    assert first == []
+    empty = list(
+        spider.parse_explore(respond(starts[asia], saved_page("deals/explore_empty.html")))
+    )
+    assert empty == []
+    # The last region fails for good: it counts as in, and the origin is ranked without it.
+    expansions = list(spider.explore_failed(http_failure(starts[caribbean], 503)))
+    assert [r.meta["deal"]["rank"] for r in expansions] == [1, 2, 3]
+    prices = [r.meta["deal"]["price"] for r in expansions]
+    assert prices == sorted(prices)
+    assert all(r.url.startswith(BASE + "/travel/flights?tfs=") for r in expansions)
+    assert stats.get_value("progress/total") == 3 + 3
+    assert stats.get_value("progress/done") == 2
+    assert stats.get_value("progress/failed/explore_http_503") == 1
+    assert spider.failed_regions == {"PHX": {"caribbean": "http_503"}}
+
+    item = next(
+        iter(spider.parse_flights(respond(expansions[0], saved_page("deals/flights_inline.html"))))
+    )
+    assert isinstance(item, DealItem)
+    assert item.expansion_status == "ok" and item.options and item.rank == 1
+    (failed,) = spider.expansion_failed(http_failure(expansions[1], 502))
+    assert failed.expansion_status == "failed:http_502" and failed.options == []
+    assert stats.get_value("progress/failed/expansion_http_502") == 1
+
+    report = spider.report("finished")
+    assert report["expansions"]["planned"] == 3
+    assert report["expansions"]["done"] == 1
+    assert report["expansions"]["failed"] == {"http_502": 1}
+    assert report["explore"]["failed"] == {"http_503": 1}
+
+
+def test_unrendered_page_is_retried_then_reported(spider):
+    request = start_requests(spider)[spider.regions[0][1]]
+    (retry,) = spider.parse_explore(respond(request, "<html><body></body></html>"))
+    assert isinstance(retry, Request) and retry.meta["retry_times"] == 1
+    assert list(spider.parse_explore(respond(retry, "<html><body></body></html>"))) == []
+    assert spider.crawler.stats.get_value("progress/failed/explore_not_rendered") == 1
+    assert spider.failed_regions["PHX"] == {"europe": "not_rendered"}
