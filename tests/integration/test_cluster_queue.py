@@ -4,7 +4,9 @@ import time
 
 import pytest
 import redis
+from scrapy.settings import Settings
 
+from crawlers.cluster.addon import SCHEDULER, Cluster
 from crawlers.cluster.queue import LeasedQueue, RunOver
 
 pytestmark = pytest.mark.integration
@@ -148,3 +150,9 @@ def test_lost_state_is_reported_as_lost(client):
     with pytest.raises(RunOver) as over:
         a.push("fp1", 0, b"one")
     assert over.value.lost
+
+
+def test_a_reachable_redis_switches_the_scheduler(redis_url):
+    settings = Settings({"REDIS_URL": redis_url})
+    Cluster().update_settings(settings)
+    assert settings["SCHEDULER"] == SCHEDULER
