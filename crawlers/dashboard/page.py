@@ -156,6 +156,7 @@ function renderJob(job) {
       figure("nodes", job.nodes.filter(n => n.state === "running").length + " running / " +
              job.nodes.length, "job-nodes"),
       figure("memory", bytes(used.memory_bytes), "job-memory"),
+      figure("peak memory (node)", bytes(used.memory_peak_bytes), "job-memory-peak"),
       figure("CPU time", duration(used.cpu_seconds), "job-cpu")),
     silent,
     el("h3", {}, "Nodes"),

@@ -117,10 +117,12 @@ def report_text(report: dict[str, Any], path: Path | None) -> str:
         + (f": {retry_reasons}" if retry_reasons else ""),
     ]
     if "memory_peak_bytes" in used:
+        count = used.get("processes_max", 1)
+        processes = f"{count} process" + ("" if count == 1 else "es")
         lines.append(
             f"  resources: peak {format_bytes(used['memory_peak_bytes'])}"
-            f" {used.get('memory_kind', 'rss')} ({used.get('processes_max', 1)} processes"
-            f" at most), CPU {used.get('cpu_seconds', 0):.1f} s"
+            f" {used.get('memory_kind', 'rss')} ({processes} at most),"
+            f" CPU {used.get('cpu_seconds', 0):.1f} s"
             + (
                 f" ({used['cpu_percent_average']:.0f}% of one core)"
                 if used.get("cpu_percent_average") is not None

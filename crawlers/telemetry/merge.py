@@ -64,6 +64,7 @@ def merge_job(
     nodes = []
     rate = 0.0
     memory = 0
+    peak = 0
     cpu_seconds = 0.0
     errors = []
     for snap in snapshots:
@@ -73,6 +74,7 @@ def merge_job(
         _add(counters, snap.get("counters"))
         resources = snap.get("resources") or {}
         cpu_seconds += resources.get("cpu_seconds") or 0.0
+        peak = max(peak, resources.get("memory_peak_bytes") or 0)
         if state == RUNNING:
             rate += snap.get("rate") or 0.0
             memory += resources.get("memory_bytes") or 0
@@ -124,7 +126,11 @@ def merge_job(
         "eta_at": None if eta is None or state != RUNNING else round(now + eta, 1),
         "failures": {k: int(v) for k, v in sorted(failures.items(), key=lambda kv: -kv[1])},
         "counters": {k: round(v, 3) for k, v in sorted(counters.items())},
-        "resources": {"memory_bytes": memory, "cpu_seconds": round(cpu_seconds, 3)},
+        "resources": {
+            "memory_bytes": memory,  # running nodes, now
+            "memory_peak_bytes": peak,  # the largest peak of any node
+            "cpu_seconds": round(cpu_seconds, 3),
+        },
         "nodes": sorted(nodes, key=lambda n: n["node"]),
         "silent_nodes": sorted(n["node"] for n in nodes if n["state"] == SILENT),
         "recent_errors": errors[:RECENT_ERRORS],

@@ -135,7 +135,11 @@ def test_api_and_metrics_show_the_last_local_crawl(sandbox_factory, dashboards, 
     assert "<title>Crawls</title>" in html
 
 
-def test_a_token_is_required_off_localhost_and_bad_input_is_one_line(dashboards, tmp_path):
+def test_a_token_is_required_off_localhost_and_bad_input_is_one_line(
+    dashboards, chromium, tmp_path
+):
+    from playwright.sync_api import sync_playwright
+
     env = spider_env(tmp_path / "data")
     refused = subprocess.run(
         dashboard_command("--host", "0.0.0.0"),
@@ -173,6 +177,15 @@ def test_a_token_is_required_off_localhost_and_bad_input_is_one_line(dashboards,
     assert get(local + "?token=tok-123")[0] == 200
     assert get(local + "api/jobs", {"Authorization": "Bearer tok-123"})[0] == 200
     assert get(local + "api/jobs", {"Authorization": "Bearer nope"})[0] == 401
+    # The page passes its token on to the API calls it makes.
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**launch_options())
+        page = browser.new_page()
+        page.goto(local + "?token=tok-123")
+        page.wait_for_function("document.getElementById('updated').textContent !== '-'")
+        assert page.locator("#status").inner_text() == ""
+        assert page.locator("#jobs").inner_text() == "No crawl has reported yet."
+        browser.close()
 
 
 def _done(page, job: str) -> int:

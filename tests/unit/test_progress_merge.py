@@ -49,7 +49,7 @@ def test_counts_add_up_and_a_shared_total_is_the_largest():
     assert view["rate"] == pytest.approx(3.0)
     assert view["eta_seconds"] == pytest.approx(73 / 3.0, abs=0.1)
     assert view["counters"] == {"items": 40, "retries": 2}
-    assert view["resources"] == {"memory_bytes": 200, "cpu_seconds": 5.0}
+    assert view["resources"] == {"memory_bytes": 200, "memory_peak_bytes": 150, "cpu_seconds": 5.0}
     shares = {n["node"]: n["share_percent"] for n in view["nodes"]}
     assert shares == {"a": 75.0, "b": 25.0}
     assert view["state"] == "running"
