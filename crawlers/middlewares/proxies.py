@@ -39,17 +39,20 @@ from urllib.parse import urlsplit
 from rotating_proxies.middlewares import BanDetectionMiddleware
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.misc import build_from_crawler, load_object
 from twisted.internet import task
 
 from crawlers.errors import ConfigError
 from crawlers.jobs import job_id
-from crawlers.proxies.contexts import ProxyContexts, context_name
+from crawlers.proxies.contexts import ProxyContexts, context_name, running_engine
 from crawlers.proxies.health import ALIVE, BANNED, RESTING, LocalHealth, RedisHealth
 from crawlers.proxies.policy import proxy_unreachable
 from crawlers.proxies.proxylist import Proxy, load_proxies, parse_line
 
 logger = logging.getLogger(__name__)
 
+# Not rotating-proxies' default, which calls every non-200 a ban.
+DEFAULT_POLICY = "crawlers.proxies.policy.BanPolicy"
 # Requests waiting for a proxy check this often whether one is back or the crawl stops.
 WAIT_STEP = 0.5
 
@@ -77,6 +80,11 @@ class ProxyBanDetectionMiddleware(BanDetectionMiddleware):
         ):
             raise NotConfigured
         return cls(crawler.stats, cls._load_policy(crawler), crawler)
+
+    @classmethod
+    def _load_policy(cls, crawler):
+        path = crawler.settings.get("ROTATING_PROXY_BAN_POLICY") or DEFAULT_POLICY
+        return build_from_crawler(load_object(path), crawler)
 
     def process_response(self, request, response):
         return super().process_response(request, response, self.crawler.spider)
@@ -277,7 +285,7 @@ class ProxyRotationMiddleware:
             await asyncio.sleep(WAIT_STEP)
 
     def _engine_running(self) -> bool:
-        engine = self.crawler.engine
+        engine = running_engine(self.crawler)
         return engine is not None and engine.running
 
     def _start_wait(self) -> None:

@@ -20,6 +20,14 @@ from crawlers.proxies.proxylist import Proxy
 CONTEXT_PREFIX = "proxy-"
 
 
+def running_engine(crawler):
+    """The crawler's engine, or None before the crawl starts (Scrapy 2.19 raises then)."""
+    try:
+        return crawler.engine
+    except RuntimeError:
+        return None
+
+
 def context_name(proxy: Proxy) -> str:
     return CONTEXT_PREFIX + proxy.id
 
@@ -42,7 +50,7 @@ class ProxyContexts:
 
     def open_contexts(self, scheme: str) -> dict:
         """scrapy-playwright's open contexts for a scheme (a handler and browser each)."""
-        downloader = getattr(self.crawler.engine, "downloader", None)
+        downloader = getattr(running_engine(self.crawler), "downloader", None)
         handler = getattr(getattr(downloader, "handlers", None), "_handlers", {}).get(scheme)
         return getattr(handler, "context_wrappers", None) or {}
 

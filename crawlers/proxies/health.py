@@ -94,9 +94,10 @@ class LocalHealth:
         return [pid for pid in self.ids if self.states[pid].until <= now]
 
     def next_return(self) -> float:
-        """Seconds until the first resting proxy comes back (0 if one is usable now)."""
+        """Seconds until the first resting proxy comes back (0 if none rests)."""
         now = self.clock()
-        return max(0.0, min((self.states[pid].until for pid in self.ids), default=now) - now)
+        resting = [self.states[pid].until for pid in self.ids if self.states[pid].until > now]
+        return min(resting, default=now) - now
 
     def counts(self) -> dict[str, int]:
         now = self.clock()

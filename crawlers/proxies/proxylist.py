@@ -33,7 +33,10 @@ class Proxy:
 
     @property
     def label(self) -> str:
-        """How logs, stats and errors name the proxy: never with its credentials."""
+        """How logs name the proxy: never with its credentials; accounts sharing one
+        gateway (host:port) are told apart by their id."""
+        if self.username:
+            return f"{self.host}:{self.port}#{self.id[:6]}"
         return f"{self.host}:{self.port}"
 
     @property
