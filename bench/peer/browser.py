@@ -1,0 +1,97 @@
+"""The peer's browser crawl: Crawlee's PlaywrightCrawler on pages rendered by JavaScript.
+
+Run with the peer's own interpreter (`.bench/peer-venv/bin/python`, see requirements.txt):
+    python bench/peer/browser.py --urls FILE --concurrency 8 --summary OUT
+
+Same work as bench/_flights_spider.py (our side): open each URL in Chromium, wait until the
+page's script has rendered the flight options, read the rendered HTML, parse it with the
+project's extraction (crawlers/extraction/deals.py), store each option as an item. Both
+block images, media, fonts and stylesheets the same way (crawlers/browser.py), and run
+Debian's Chromium with the project's launch arguments.
+Peer settings: concurrency pinned (min = desired = max = --concurrency), in-memory storage
+(MemoryStorageClient); otherwise Crawlee's defaults (one shared browser context, browser
+fingerprints, a fresh browser after 100 pages).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project, for the extraction
+
+from crawlee import ConcurrencySettings, Request
+from crawlee.crawlers import (
+    PlaywrightCrawler,
+    PlaywrightCrawlingContext,
+    PlaywrightPreNavCrawlingContext,
+)
+from crawlee.storage_clients import MemoryStorageClient
+
+from crawlers.browser import BLOCKED_RESOURCE_TYPES, CHROMIUM_ARGS, chromium_executable
+from crawlers.extraction.deals import OPTION, parse_flights
+
+
+async def crawl(args: argparse.Namespace) -> dict:
+    c = args.concurrency
+    crawler = PlaywrightCrawler(
+        concurrency_settings=ConcurrencySettings(
+            min_concurrency=c, desired_concurrency=c, max_concurrency=c
+        ),
+        storage_client=MemoryStorageClient(),
+        browser_type="chromium",
+        headless=True,
+        browser_launch_options={"executable_path": chromium_executable(), "args": CHROMIUM_ARGS},
+        max_request_retries=3,
+    )
+    counts = {"pages": 0, "items": 0, "unreadable": 0}
+
+    @crawler.pre_navigation_hook
+    async def block_resources(context: PlaywrightPreNavCrawlingContext) -> None:
+        async def route(route) -> None:
+            if route.request.resource_type in BLOCKED_RESOURCE_TYPES:
+                await route.abort()
+            else:
+                await route.continue_()
+
+        await context.page.route("**/*", route)
+
+    @crawler.router.default_handler
+    async def flights_page(context: PlaywrightCrawlingContext) -> None:
+        await context.page.wait_for_selector(OPTION)
+        options, broken = parse_flights(await context.page.content())
+        counts["pages"] += 1
+        counts["unreadable"] += broken
+        for option in options:
+            await context.push_data(option)
+        counts["items"] += len(options)
+
+    urls = [u for u in Path(args.urls).read_text().split() if u]
+    stats = await crawler.run([Request.from_url(u) for u in urls])
+    return {
+        **counts,
+        "requests_finished": stats.requests_finished,
+        "requests_failed": stats.requests_failed,
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--urls", required=True, help="one URL a line")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--summary", help="write pages/items/failures as JSON here")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO)
+    summary = asyncio.run(crawl(args))
+    if args.summary:
+        Path(args.summary).write_text(json.dumps(summary))
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The peer's plain-HTTP listing crawl: Crawlee's ParselCrawler doing `businesses`' work.
+
+Run with the peer's own interpreter (`.bench/peer-venv/bin/python`, see requirements.txt):
+    python bench/peer/listing.py --base-url URL --targets FILE --concurrency 64 --summary OUT
+
+Same work as `scrapy crawl businesses -a targets_file=FILE`: page 1 of every search, then
+each next page while the page has results; the organic cards parsed with the project's own
+card extraction (crawlers/extraction/businesses.py) on the crawler's own parsed selector,
+cards repeated across the pages of one search skipped, each business stored once (as our
+dedupe pipeline does) as an item.
+Peer settings: concurrency pinned (min = desired = max = --concurrency, so autoscaling
+cannot go below it), in-memory storage (MemoryStorageClient), default HTTP client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from urllib.parse import urljoin
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project, for the extraction
+
+from crawlee import ConcurrencySettings, Request
+from crawlee.crawlers import ParselCrawler, ParselCrawlingContext
+from crawlee.storage_clients import MemoryStorageClient
+
+from crawlers.extraction.businesses import parse_card, search_url
+
+
+def read_targets(path: str) -> list[tuple[str, str]]:
+    targets = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        terms, _, location = line.partition("\t")
+        if terms.strip() and location.strip():
+            targets.append((terms.strip(), location.strip()))
+    return targets
+
+
+async def crawl(args: argparse.Namespace) -> dict:
+    c = args.concurrency
+    crawler = ParselCrawler(
+        concurrency_settings=ConcurrencySettings(
+            min_concurrency=c, desired_concurrency=c, max_concurrency=c
+        ),
+        storage_client=MemoryStorageClient(),
+        max_request_retries=3,
+    )
+    seen: dict[str, set[str]] = {}
+    stored: set[str] = set()
+    counts = {"pages": 0, "items": 0}
+
+    @crawler.router.default_handler
+    async def results_page(context: ParselCrawlingContext) -> None:
+        target = context.request.user_data["target"]
+        url = context.request.url
+        sel = context.selector
+        counts["pages"] += 1
+        kept = seen.setdefault(target, set())
+        found = 0
+        for card in sel.css("div.search-results.organic div.result[data-ypid]"):
+            listing = parse_card(card, url)
+            if listing is None:
+                continue
+            found += 1
+            if listing.ypid in kept:
+                continue
+            kept.add(listing.ypid)
+            if listing.ypid in stored:
+                continue
+            stored.add(listing.ypid)
+            terms, location = target.split("\t")
+            await context.push_data(
+                {**asdict(listing), "search_terms": terms, "search_location": location}
+            )
+            counts["items"] += 1
+        href = sel.css("a.next.ajax-page::attr(href)").get()
+        if href and found:
+            await context.add_requests(
+                [Request.from_url(urljoin(url, href.strip()), user_data={"target": target})]
+            )
+
+    start = [
+        Request.from_url(
+            search_url(args.base_url, terms, location), user_data={"target": f"{terms}\t{location}"}
+        )
+        for terms, location in read_targets(args.targets)
+    ]
+    stats = await crawler.run(start)
+    return {
+        **counts,
+        "requests_finished": stats.requests_finished,
+        "requests_failed": stats.requests_failed,
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--base-url", required=True)
+    p.add_argument("--targets", required=True, help="search terms<TAB>City, ST a line")
+    p.add_argument("--concurrency", type=int, default=64)
+    p.add_argument("--summary", help="write pages/items/failures as JSON here")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO)
+    summary = asyncio.run(crawl(args))
+    if args.summary:
+        Path(args.summary).write_text(json.dumps(summary))
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
