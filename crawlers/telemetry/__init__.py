@@ -27,11 +27,12 @@ def _store(source) -> RedisStore | FileStore:
     return RedisStore(source)
 
 
-def store_from_settings(settings) -> RedisStore | FileStore:
+def store_from_settings(settings, timeout: float = 5.0) -> RedisStore | FileStore:
     url = settings.get("TELEMETRY_REDIS_URL") or settings.get("REDIS_URL")
     if url:
         return RedisStore.from_url(
             url,
+            timeout=timeout,
             prefix=settings.get("TELEMETRY_PREFIX") or DEFAULT_PREFIX,
             ttl=int(number_setting(settings, "TELEMETRY_TTL", DEFAULT_TTL, allow_zero=False)),
         )

@@ -4,18 +4,21 @@ With REDIS_URL (or TELEMETRY_REDIS_URL) to Redis, keyed by job and node (crawler
 otherwise to DATA_DIR/jobs/<job>.json. A last snapshot marked "finished" is published when
 the crawl closes; a node killed outright stops publishing and readers call it silent.
 Telemetry never stops a crawl: when Redis cannot be reached, the node logs one warning and
-tries again at the next interval.
+tries again at the next interval; snapshots are sent from a worker thread, with short
+timeouts, so a slow Redis does not stall the crawl either.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
+from twisted.internet import threads
 
 from crawlers.errors import ConfigError
 from crawlers.jobs import job_id, node_id
@@ -35,7 +38,7 @@ class TelemetryPublisher:
         self.crawler = crawler
         self.interval = interval
         self.total_scope = total_scope
-        self.store = store_from_settings(crawler.settings)
+        self.store = store_from_settings(crawler.settings, timeout=2.0)
         self.window = RateWindow(
             number_setting(crawler.settings, "PROGRESS_RATE_WINDOW", 300.0, allow_zero=False)
         )
@@ -45,6 +48,9 @@ class TelemetryPublisher:
         self.started = time.time()
         self.failing = False
         self.task = None
+        self.busy = False
+        self.closed = False
+        self.lock = threading.Lock()
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -63,14 +69,14 @@ class TelemetryPublisher:
         self.job = job_id(self.crawler)
         self.started = time.time()
         logging.getLogger().addHandler(self.errors)
-        self.task = create_looping_call(self.publish, RUNNING)
+        self.task = create_looping_call(self.tick)
         self.task.start(self.interval, now=True)
 
-    def publish(self, state: str, reason: str | None = None) -> None:
+    def snapshot(self, state: str, reason: str | None = None) -> dict:
         stats = self.crawler.stats.get_stats()
         now = time.time()
         self.window.add(now, counts_from_stats(stats).worked)
-        snapshot = build_snapshot(
+        return build_snapshot(
             stats,
             job=self.job,
             node=self.node,
@@ -84,20 +90,37 @@ class TelemetryPublisher:
             finish_reason=reason,
             recent_errors=list(self.errors.records),
         )
-        try:
-            self.store.publish(snapshot)
-        except Exception as exc:  # Redis down or a full disk: the crawl goes on
-            if not self.failing:
-                logger.warning(
-                    "telemetry: cannot publish to %s: %s",
-                    self.store.describe(),
-                    clean_message(str(exc)),
-                )
-            self.failing = True
-        else:
-            if self.failing:
-                logger.info("telemetry: publishing to %s again", self.store.describe())
-            self.failing = False
+
+    def tick(self) -> None:
+        """Built here, sent from a worker thread: a slow Redis must not stall the crawl."""
+        if self.busy:
+            return
+        self.busy = True
+        sent = threads.deferToThread(self.send, self.snapshot(RUNNING))
+        sent.addBoth(self._idle)
+
+    def _idle(self, _) -> None:
+        self.busy = False
+
+    def send(self, snapshot: dict) -> None:
+        # The lock keeps a late "running" snapshot from overwriting the final one.
+        with self.lock:
+            if self.closed and snapshot["state"] != FINISHED:
+                return
+            try:
+                self.store.publish(snapshot)
+            except Exception as exc:  # Redis down or a full disk: the crawl goes on
+                if not self.failing:
+                    logger.warning(
+                        "telemetry: cannot publish to %s: %s",
+                        self.store.describe(),
+                        clean_message(str(exc)),
+                    )
+                self.failing = True
+            else:
+                if self.failing:
+                    logger.info("telemetry: publishing to %s again", self.store.describe())
+                self.failing = False
 
     def spider_closed(self, spider, reason) -> None:
         if not self.job:  # closed before it opened: nothing was published
@@ -105,4 +128,5 @@ class TelemetryPublisher:
         if self.task is not None and self.task.running:
             self.task.stop()
         logging.getLogger().removeHandler(self.errors)
-        self.publish(FINISHED, reason)
+        self.closed = True
+        self.send(self.snapshot(FINISHED, reason))

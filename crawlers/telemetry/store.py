@@ -22,6 +22,11 @@ DEFAULT_PREFIX = "telemetry"
 DEFAULT_TTL = 24 * 3600
 
 
+def _text(value: bytes | str) -> str:
+    """Names as str, whether the client decodes responses or not."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class RedisStore:
     def __init__(self, client, prefix: str = DEFAULT_PREFIX, ttl: int = DEFAULT_TTL):
         self.client = client
@@ -29,10 +34,10 @@ class RedisStore:
         self.ttl = int(ttl)
 
     @classmethod
-    def from_url(cls, url: str, **kwargs) -> RedisStore:
+    def from_url(cls, url: str, timeout: float = 5.0, **kwargs) -> RedisStore:
         import redis
 
-        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         return cls(client, **kwargs)
 
     def _node_key(self, job: str, node: str) -> str:
@@ -56,17 +61,19 @@ class RedisStore:
         pipe.execute()
 
     def nodes(self, job: str) -> list[dict[str, Any]]:
-        names = [n.decode() for n in self.client.zrange(self._nodes_key(job), 0, -1)]
+        names = [_text(n) for n in self.client.zrange(self._nodes_key(job), 0, -1)]
         if not names:
             return []
         raw = self.client.mget([self._node_key(job, n) for n in names])
         expired = [n for n, value in zip(names, raw, strict=True) if value is None]
         if expired:
             self.client.zrem(self._nodes_key(job), *expired)
+            if len(expired) == len(names):
+                self.client.zrem(self._jobs_key, job)
         return [json.loads(value) for value in raw if value is not None]
 
     def job_names(self) -> list[str]:
-        names = [j.decode() for j in self.client.zrevrange(self._jobs_key, 0, -1)]
+        names = [_text(j) for j in self.client.zrevrange(self._jobs_key, 0, -1)]
         gone = [j for j in names if not self.client.exists(self._nodes_key(j))]
         if gone:
             self.client.zrem(self._jobs_key, *gone)
