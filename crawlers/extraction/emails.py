@@ -49,7 +49,7 @@ MAX_ADDRESS = 254
 _LOCAL_TAIL = re.compile(rf"[\w.+-]{{1,{MAX_LOCAL}}}\Z")
 _LOCAL_CHAR = re.compile(r"[\w.+-]")
 _DOMAIN_HEAD = re.compile(r"[\w.-]{1,253}")
-_LABEL = re.compile(r"[^\W_](?:[\w-]{0,61}[^\W_])?\Z")
+_LABEL = re.compile(r"[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?\Z")
 _HEX_HASH = re.compile(
     r"[0-9a-f]{16,}\Z|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
 )
@@ -206,11 +206,8 @@ def _read_around(text: str, at: int, found: dict[str, None]) -> None:
     if local_match is None:
         return
     start = local_match.start()
-    local = local_match.group()
     # Leading dots are punctuation ("...john@"), not part of the address.
-    stripped = local.lstrip(".")
-    start += len(local) - len(stripped)
-    local = stripped
+    local = local_match.group().lstrip(".")
     if start > 0:
         before = text[start - 1]
         if _LOCAL_CHAR.match(before):
@@ -223,8 +220,8 @@ def _read_around(text: str, at: int, found: dict[str, None]) -> None:
     domain_match = _DOMAIN_HEAD.match(text, at + 1)
     if domain_match is None:
         return
-    domain = domain_match.group().strip(".-")
-    _add(found, local, domain)
+    # Trailing dots and hyphens end a sentence or a phrase ("mail bob@example.com.").
+    _add(found, local, domain_match.group().rstrip(".-"))
 
 
 def _take_mailto(target: str, found: dict[str, None]) -> str:
@@ -255,7 +252,7 @@ def _scan_spelled(text: str, found: dict[str, None]) -> None:
         separators = _DOT_SEPARATOR.findall(raw)
         if bare and all(sep == "." for sep in separators):
             continue
-        domain = _DOT_SEPARATOR.sub(".", raw).strip(".-")
+        domain = _DOT_SEPARATOR.sub(".", raw).rstrip(".-")
         _add(found, local_match.group().lstrip("."), domain)
 
 

@@ -55,15 +55,16 @@ class EmailStorePipeline:
         self.pending: tuple[Future[int], list[Row]] | None = None
         self.unsaved: Path | None = None
         self.timer = None
+        if self.url:
+            # Here rather than in open_spider: an error raised before the engine starts
+            # ends the crawl with its one line and no torn-down engine behind it.
+            self._prepare_table()
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
 
-    # -- lifecycle ----------------------------------------------------------------------
-    def open_spider(self) -> None:
-        if not self.url:
-            return
+    def _prepare_table(self) -> None:
         self.conn = db.connect(self.url, autocommit=True)
         try:
             self.conn.execute(
@@ -79,6 +80,11 @@ class EmailStorePipeline:
             raise ConfigError(
                 f"cannot prepare table {self.table!r} at {redact_url(self.url)}: {_line(exc)}"
             ) from None
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def open_spider(self) -> None:
+        if self.conn is None:
+            return
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="emails-db")
         self.timer = create_looping_call(self.flush)
         self.timer.start(self.flush_seconds, now=False)

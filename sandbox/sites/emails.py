@@ -258,8 +258,9 @@ class Site(BaseSite):
 
     def person(self, i: int, j: int) -> tuple[str, str]:
         """The j-th person of site i: (display name, canonical address)."""
-        rng = _rng(self.knobs.seed, i, 1000 + j)
-        first, last = rng.choice(FIRST), rng.choice(LAST)
+        # Arithmetic, not a Random per person: directory pages hold hundreds of people.
+        h = (self.knobs.seed * 2_654_435_761 + i * 40_503 + j * 2_246_822_519) % 4_294_967_291
+        first, last = FIRST[h % len(FIRST)], LAST[(h // len(FIRST)) % len(LAST)]
         style = j % 5
         if style == 0:
             local = f"{first}.{last}{j}"
@@ -374,7 +375,10 @@ class Site(BaseSite):
             "docs": self.docs,
             "cdn-cgi": self.cf_page,
         }.get(head)
-        body = handler(i, rest, request) if handler else None
+        try:
+            body = handler(i, rest, request) if handler else None
+        except ValueError:  # a query value that is not a number or a month
+            body = None
         if body is None:
             return web.Response(status=404, text="not found")
         if head in ("news", "shop", "calendar", "docs"):

@@ -1,0 +1,334 @@
+"""One million distinct addresses crawled from the sandbox into PostgreSQL, end to end.
+
+    python -m bench emails [--addresses 1000000] [--nodes 2] [--latency-ms 0]
+    python -m bench emails --profile [--addresses 200000]   (where the time goes)
+
+Starts its own servers: the emails sandbox (`python -m sandbox`, its own process), a
+private PostgreSQL (sandbox.services.PostgresServer) and, for more than one node, a private
+Redis. Seeds every site, runs `scrapy crawl emails -a target=N` on each node with
+DATABASE_URL (and REDIS_URL) set, and reports wall time, CPU time of the crawl's process
+tree (and separately of the sandbox and PostgreSQL), peak memory (PSS) of the crawl, and
+checks the table against the ground truth: exactly N rows, every one a real address.
+`--profile` runs one node under cProfile and sums its time by area.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import psycopg
+import redis
+
+from crawlers.env import PROJECT_ROOT
+from sandbox.knobs import Knobs
+from sandbox.services import PostgresServer, RedisServer
+from sandbox.sites.emails import Site
+
+TEAM_PAGES = 10
+PER_PAGE = 200
+
+AREAS = [  # (name, substrings of a profiled function's file) — first match wins
+    ("address extraction", ("crawlers/extraction/emails.py",)),
+    ("link extraction and policy", ("crawlers/extraction/email_links.py", "urllib/parse.py")),
+    ("spider and dedupe", ("crawlers/spiders/emails.py", "crawlers/pipelines/email_dedupe")),
+    ("storage pipeline (PostgreSQL)", ("crawlers/pipelines/emails.py", "psycopg")),
+    (
+        "item pipeline, signals, stats",
+        (
+            "scrapy/core/scraper",
+            "scrapy/middleware",
+            "signal",
+            "pydispatch",
+            "statscollectors",
+            "scrapy/pipelines",
+            "corestats",
+            "logformatter",
+            "logging/",
+        ),
+    ),
+    (
+        "engine, scheduler, downloader",
+        (
+            "scrapy/core/",
+            "scrapy/pqueues",
+            "scrapy/squeues",
+            "queuelib",
+            "scrapy/downloadermiddlewares",
+            "scrapy/spidermiddlewares",
+            "scrapy/http/",
+            "scrapy/utils/",
+            "crawlers/middlewares",
+            "crawlers/cluster",
+            "w3lib",
+        ),
+    ),
+    (
+        "HTTP client (Twisted)",
+        ("twisted/web", "twisted/protocols", "twisted/internet/tcp", "twisted/internet/abstract"),
+    ),
+    ("event loop (asyncio, Twisted)", ("asyncio/", "twisted/", "selectors")),
+    ("Redis client", ("redis/",)),
+    ("extensions (progress, telemetry)", ("crawlers/extensions", "crawlers/telemetry")),
+]
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m bench emails", description=__doc__)
+    p.add_argument("--addresses", type=int, default=1_000_000, help="target (distinct)")
+    p.add_argument("--nodes", type=int, default=2, help="scrapy processes (cluster if > 1)")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="sandbox latency per page")
+    p.add_argument("--concurrency", type=int, default=64, help="CONCURRENT_REQUESTS per node")
+    p.add_argument("--profile", action="store_true", help="one node under cProfile")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra Scrapy setting for the nodes (repeatable)",
+    )
+    return p.parse_args(argv)
+
+
+class TreeSampler:
+    """Peak PSS of a set of process trees, sampled every half second."""
+
+    def __init__(self, pids):
+        self.roots = [psutil.Process(pid) for pid in pids]
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self):
+        while not self._stop.wait(0.5):
+            total = 0
+            for root in self.roots:
+                try:
+                    procs = [root, *root.children(recursive=True)]
+                except psutil.Error:
+                    continue
+                for proc in procs:
+                    with contextlib.suppress(psutil.Error):
+                        total += proc.memory_full_info().pss
+            self.peak = max(self.peak, total)
+
+
+def postgres_cpu(server: PostgresServer) -> float:
+    """CPU seconds of the PostgreSQL cluster: live processes and exited backends."""
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        try:
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            if str(server.dir) not in cmdline and proc.info["name"] != "postgres":
+                continue
+            if proc.info["name"] != "postgres" and "postgres" not in cmdline:
+                continue
+            times = proc.cpu_times()
+            parent = proc.parent()
+            # The postmaster counts exited backends as children.
+            total += times.user + times.system
+            if parent is None or parent.name() != "postgres":
+                total += times.children_user + times.children_system
+        except psutil.Error:
+            pass
+    return total
+
+
+def start_sandbox(sites: int, latency_ms: float, workdir: Path):
+    ports = workdir / "ports.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--sites",
+            "emails",
+            "--size",
+            str(sites),
+            "--latency-ms",
+            str(latency_ms),
+            "--set",
+            f"emails.team_pages={TEAM_PAGES}",
+            "--set",
+            f"emails.per_page={PER_PAGE}",
+            "--ports-file",
+            str(ports),
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    proc.stdout.readline()
+    deadline = time.monotonic() + 30
+    while not ports.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return proc, json.loads(ports.read_text())["emails"]
+
+
+def node_command(target: int, urls_file: str | None, settings: dict, profile_out: str | None):
+    cmd = [sys.executable]
+    if profile_out:
+        cmd += ["-m", "cProfile", "-o", profile_out]
+    cmd += ["-m", "scrapy", "crawl", "emails", "-a", f"target={target}"]
+    if urls_file:
+        cmd += ["-a", f"urls_file={urls_file}"]
+    for key, value in settings.items():
+        cmd += ["-s", f"{key}={value}"]
+    return cmd
+
+
+def run(args) -> dict:
+    options = {"team_pages": TEAM_PAGES, "per_page": PER_PAGE}
+    per_site = len(Site(Knobs(size=1, options=options)).addresses(0))
+    sites = math.ceil(args.addresses / (per_site - 1)) + 1
+    workdir = Path(tempfile.mkdtemp(prefix="bench-emails-"))
+    site = Site(Knobs(size=sites, options=options))
+    seeds = workdir / "sites.txt"
+    seeds.write_text("\n".join(site.seeds()) + "\n")
+    sandbox, sandbox_url = start_sandbox(sites, args.latency_ms, workdir)
+    pg = PostgresServer().start()
+    rds = RedisServer().start() if args.nodes > 1 else None
+    try:
+        database_url = pg.create_database("bench")
+        env = {
+            **os.environ,
+            "http_proxy": sandbox_url,
+            "no_proxy": "",
+            "DATABASE_URL": database_url,
+            "DATA_DIR": str(workdir / "data"),
+            "LOG_LEVEL": "INFO",
+        }
+        settings = {
+            "CONCURRENT_REQUESTS": args.concurrency,
+            "AUTOTHROTTLE_ENABLED": "False",
+            "PROGRESS_INTERVAL": 10,
+        }
+        for item in args.set:
+            key, _, value = item.partition("=")
+            settings[key] = value
+        urls_file = str(seeds)
+        if rds is not None:
+            env["REDIS_URL"] = rds.url
+            client = redis.Redis.from_url(rds.url)
+            client.rpush("emails:start_urls", *site.seeds())
+            urls_file = None
+        profile_out = str(workdir / "profile.out") if args.profile else None
+        started = time.monotonic()
+        procs = []
+        for n in range(args.nodes):
+            log = open(workdir / f"node{n}.log", "w")  # noqa: SIM115 (closed with the run)
+            procs.append(
+                subprocess.Popen(
+                    node_command(args.addresses, urls_file, settings, profile_out),
+                    cwd=PROJECT_ROOT,
+                    env={**env, "NODE_ID": f"bench-{n}"},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        sampler = TreeSampler([p.pid for p in procs]).start()
+        cpu = 0.0
+        codes = []
+        for proc in procs:
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            codes.append(proc.returncode)
+            cpu += usage.ru_utime + usage.ru_stime
+        wall = time.monotonic() - started
+        sampler.stop()
+        sandbox_cpu = sum(psutil.Process(sandbox.pid).cpu_times()[:2])
+        db_cpu = postgres_cpu(pg)
+        verified = verify(database_url, site, args.addresses)
+        result = {
+            "addresses": args.addresses,
+            "sites": sites,
+            "nodes": args.nodes,
+            "exit_codes": codes,
+            "wall_seconds": round(wall, 1),
+            "crawl_cpu_seconds": round(cpu, 1),
+            "sandbox_cpu_seconds": round(sandbox_cpu, 1),
+            "postgres_cpu_seconds": round(db_cpu, 1),
+            "crawl_peak_pss_mib": round(sampler.peak / 2**20),
+            "addresses_per_second": round(verified["rows"] / wall),
+            "load_average_1m_at_end": round(os.getloadavg()[0], 1),
+            **verified,
+            "logs": str(workdir),
+        }
+        if profile_out:
+            result["profile"] = summarize(profile_out)
+        return result
+    finally:
+        sandbox.terminate()
+        sandbox.wait(10)
+        pg.stop()
+        if rds is not None:
+            rds.stop()
+
+
+def verify(database_url: str, site: Site, target: int) -> dict:
+    truth = set(site.all_addresses())
+    rows = wrong = 0
+    with psycopg.connect(database_url) as conn, conn.cursor() as cur:
+        with cur.copy("COPY emails (email) TO STDOUT") as copy:
+            for (email,) in copy.rows():
+                rows += 1
+                wrong += email not in truth
+        distinct = cur.execute("SELECT count(DISTINCT email) FROM emails").fetchone()[0]
+    return {
+        "rows": rows,
+        "distinct_rows": distinct,
+        "rows_not_in_truth": wrong,
+        "exactly_target": rows == target,
+    }
+
+
+def summarize(profile_out: str) -> dict:
+    stats = pstats.Stats(profile_out)
+    total = sum(row[2] for row in stats.stats.values())  # tottime
+    by_area: dict[str, float] = {}
+    for (filename, _line, _name), row in stats.stats.items():
+        area = next((name for name, keys in AREAS if any(k in filename for k in keys)), "other")
+        by_area[area] = by_area.get(area, 0.0) + row[2]
+    top = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:12]
+    return {
+        "profiled_seconds": round(total, 1),
+        "share_by_area": {
+            k: f"{100 * v / total:.1f}%" for k, v in sorted(by_area.items(), key=lambda kv: -kv[1])
+        },
+        "top_functions": [
+            f"{row[2]:.2f}s {Path(f).name}:{line}({name})" for (f, line, name), row in top
+        ],
+    }
+
+
+def main(argv) -> int:
+    args = parse_args(argv)
+    if args.profile:
+        args.nodes = 1
+    result = run(args)
+    print(json.dumps(result, indent=1, ensure_ascii=False))
+    ok = (
+        all(code == 0 for code in result["exit_codes"])
+        and result["exactly_target"]
+        and result["rows_not_in_truth"] == 0
+    )
+    return 0 if ok else 1

@@ -1,0 +1,195 @@
+"""The emails spider against the sandbox: recall and precision with faults on, dedupe across
+sites and nodes, the target, PostgreSQL storage, traps, and bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+import redis
+
+from crawlers.env import PROJECT_ROOT
+from sandbox.crawl import crawl_command
+
+pytestmark = pytest.mark.integration
+
+FAULTS = {
+    "fault_429": 0.05,
+    "fault_5xx": 0.05,
+    "fault_reset": 0.03,
+    "fault_hang": 0.02,
+    "hang_seconds": 4,
+    "retry_after": 0.2,
+    "latency_ms": 5,
+    "jitter_ms": 5,
+}
+# Fast retries, so faults cost seconds; RETRY_TIMES high enough that no page is given up.
+FAST = {"DOWNLOAD_TIMEOUT": 2, "RETRY_BACKOFF_BASE": 0.1, "RETRY_TIMES": 12, "LOG_LEVEL": "INFO"}
+
+
+def start(sandbox_factory, size=6, faults=True, **options):
+    knobs = {"size": size, **(FAULTS if faults else {}), **options}
+    sb = sandbox_factory(["emails"], knobs={"emails": knobs})
+    site = sb.site("emails")
+    env = {"http_proxy": sb.url("emails"), "no_proxy": ""}
+    return sb, site, env
+
+
+def test_every_address_once_with_faults_on(sandbox_factory, crawl):
+    sb, site, env = start(sandbox_factory, size=8)
+    result = crawl(
+        "emails", args={"urls": ",".join(site.seeds())}, settings=FAST, env=env, timeout=400
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    score = site.score(result.items)
+    assert score["recall"] == 1.0, score["missed"]
+    assert score["precision"] == 1.0, score["extra"]
+    assert score["duplicates"] == 0  # shared addresses appear on several sites, kept once
+    assert score["wrong_site"] == 0
+    served = sb.stats("emails")
+    assert sum(v for k, v in served.items() if k.startswith("fault_")) > 0
+    for item in result.items:
+        assert urlsplit(item["page"]).hostname == item["site"]
+        assert datetime.fromisoformat(item["first_seen"]).tzinfo is not None
+    assert result.stats["progress/done"] == len(result.items)
+    assert result.stats.get("emails/pages_failed", 0) == 0
+
+
+def test_traps_do_not_eat_the_budget(sandbox_factory, crawl):
+    sb, site, env = start(sandbox_factory, size=3, faults=False)
+    result = crawl(
+        "emails",
+        args={"urls": ",".join(site.seeds())},
+        settings={**FAST, "EMAILS_MAX_PAGES_PER_SITE": 30, "EMAILS_MAX_DEPTH": 6},
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert site.score(result.items)["recall"] == 1.0
+    served = sb.stats("emails")
+    # Per site: /news and 5 query variants of it, /shop, /docs/ nested twice; no calendar.
+    assert served["trap_pages"] <= 3 * 10
+    assert result.stats["emails/links_trap"] > 0
+    assert served["pages"] <= 3 * 30
+
+
+def test_target_stops_after_exactly_n_addresses(sandbox_factory, crawl):
+    _, site, env = start(sandbox_factory, size=6, faults=False)
+    result = crawl(
+        "emails",
+        args={"urls": ",".join(site.seeds()), "target": 25},
+        settings=FAST,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(result.items) == 25
+    assert len({i["email"] for i in result.items}) == 25
+    assert result.stats["finish_reason"] == "target_reached"
+    assert result.stats["progress/total"] == 25
+    assert result.stats["progress/done"] == 25
+    truth = set(site.all_addresses())
+    assert all(i["email"] in truth for i in result.items)
+
+
+def test_postgres_in_batches_and_idempotent(sandbox_factory, crawl, database_url, tmp_path):
+    _, site, env = start(sandbox_factory, size=6)
+    seeds = tmp_path / "sites.txt"
+    seeds.write_text("# sandbox sites\n" + "\n".join(site.seeds()) + "\n")
+    settings = {**FAST, "EMAILS_DB_BATCH": 40, "FEEDS": {}}
+    env = {**env, "DATABASE_URL": database_url}
+    first = crawl("emails", args={"urls_file": str(seeds)}, settings=settings, env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.items == []  # no feed: PostgreSQL only
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT email, site, page, first_seen FROM emails").fetchall()
+    truth = set(site.all_addresses())
+    assert {r[0] for r in rows} == truth
+    assert len(rows) == len(truth)
+    assert first.stats["progress/done"] == len(truth)
+    assert first.stats["emails/db_batches"] >= len(truth) // 40
+    assert all(site.score([{"email": r[0], "site": r[1]}])["wrong_site"] == 0 for r in rows)
+    # A second run into the same table adds nothing and keeps the first sightings.
+    second = crawl("emails", args={"urls_file": str(seeds)}, settings=settings, env=env)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.stats["emails/db_rows_inserted"] == 0
+    with psycopg.connect(database_url) as conn:
+        again = conn.execute("SELECT email, site, page, first_seen FROM emails").fetchall()
+    assert sorted(again) == sorted(rows)
+
+
+def node(spider_args, settings, env, workdir):
+    workdir.mkdir(parents=True, exist_ok=True)
+    all_settings = {
+        "STATS_FILE": str(workdir / "stats.json"),
+        "FEEDS": {str(workdir / "items.jsonl"): {"format": "jsonlines"}},
+        **settings,
+    }
+    return subprocess.Popen(
+        crawl_command("emails", spider_args, all_settings),
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DATA_DIR": str(workdir / "data"), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def read_items(path):
+    import json
+
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def test_two_nodes_share_seeds_and_dedupe_through_redis(sandbox_factory, redis_url, tmp_path):
+    _, site, env = start(sandbox_factory, size=8)
+    client = redis.Redis.from_url(redis_url)
+    client.rpush("emails:start_urls", *site.seeds())
+    env = {**env, "REDIS_URL": redis_url}
+    settings = {**FAST, "CLUSTER_IDLE_GRACE": 2}
+    nodes = [node({"target": 0}, settings, env, tmp_path / f"node{n}") for n in (1, 2)]
+    for proc in nodes:
+        _, err = proc.communicate(timeout=400)
+        assert proc.returncode == 0, err[-3000:]
+    items = read_items(tmp_path / "node1/items.jsonl") + read_items(tmp_path / "node2/items.jsonl")
+    score = site.score(items)
+    assert score["recall"] == 1.0, score["missed"]
+    assert score["precision"] == 1.0, score["extra"]
+    assert score["duplicates"] == 0  # across both nodes
+    assert client.llen("emails:start_urls") == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({}, "no start URLs"),
+        ({"urls": "http://exa mple.com"}, "not a URL or domain"),
+        ({"urls": "ftp://example.com"}, "not a URL or domain"),
+        ({"urls": "example.com", "target": "lots"}, "target must be a whole number"),
+        ({"urls_file": "/nonexistent/sites.txt"}, "cannot read urls_file"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(crawl, args, message):
+    result = crawl("emails", args=args, timeout=120)
+    assert result.returncode == 2
+    assert f"error: {message}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_database_is_one_line(crawl):
+    url = "postgresql://bob:s3cret-pw@127.0.0.1:9/emails"
+    result = crawl("emails", args={"urls": "example.com"}, env={"DATABASE_URL": url})
+    assert result.returncode == 2
+    assert "error: cannot reach PostgreSQL at postgresql://bob:***@127.0.0.1:9" in result.stderr
+    assert "s3cret-pw" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_python_m_scrapy_list_names_the_spider():
+    out = subprocess.run(
+        [sys.executable, "-m", "scrapy", "list"], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
+    assert "emails" in out.stdout.split()
