@@ -57,6 +57,12 @@ DEFAULT_POLICY = "crawlers.proxies.policy.BanPolicy"
 WAIT_STEP = 0.5
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    return f"{seconds / 60:.0f}min" if seconds < 5400 else f"{seconds / 3600:.1f}h"
+
+
 def proxy_list_path(settings) -> Path | None:
     """PROXY_LIST, else DATA_DIR/proxies.txt when it exists, else None (direct)."""
     configured = (settings.get("PROXY_LIST") or "").strip()
@@ -294,9 +300,9 @@ class ProxyRotationMiddleware:
         self._waiting_since = time.monotonic()
         self.stats.inc_value("proxies/waits")
         logger.warning(
-            "All %d proxies are resting: the crawl waits for the first one back (in %.0fs)",
+            "All %d proxies are resting: the crawl waits for the first one back (in %s)",
             len(self.proxies),
-            self.health.next_return(),
+            _duration(self.health.next_return()),
         )
 
     def _end_wait(self) -> None:
@@ -334,10 +340,12 @@ class ProxyRotationMiddleware:
         if rest:
             self.stats.inc_value("proxies/rests")
             logger.warning(
-                "Proxy %s rests for %.0fs (banned %s)",
+                "Proxy %s rests for %s (%s)",
                 proxy.label,
-                rest,
-                "again after its last rest" if self.health.states[pid].rests > 1 else "too often",
+                _duration(rest),
+                "banned again after a rest"
+                if self.health.states[pid].rests > 1
+                else f"{self.health.threshold} bans in a row",
             )
         self._publish()
         unreachable = exception is not None and proxy_unreachable(exception)

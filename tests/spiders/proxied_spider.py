@@ -11,22 +11,22 @@ class ProxiedSpider(scrapy.Spider):
     # The site's own errors reach the callback: they are answers, not bans.
     custom_settings = {"HTTPERROR_ALLOWED_CODES": [404, 500]}
 
-    def __init__(
-        self, base_url: str = "", pages: str = "10", browser: str = "0", session: str = "0", **kw
-    ):
+    def __init__(self, base_url="", pages="10", browser="0", session="0", site_errors="1", **kw):
         super().__init__(**kw)
         self.base_url = base_url.rstrip("/")
         self.pages = int(pages)
         self.browser = browser == "1"
         self.session_pages = int(session)
+        self.site_errors = (404, 500) if site_errors == "1" else ()
 
     async def start(self):
-        outcomes.set_total(self.crawler.stats, self.pages + 2 + self.session_pages)
+        total = self.pages + len(self.site_errors) + self.session_pages
+        outcomes.set_total(self.crawler.stats, total)
         path = "/" if self.browser else "/status/200"
         meta = {"playwright": True} if self.browser else {}
         for page in range(self.pages):
             yield self._request(f"{path}?page={page}", page, meta)
-        for code in (404, 500):
+        for code in self.site_errors:
             yield self._request(f"/status/{code}?page=site-{code}", f"site-{code}", {})
         for page in range(self.session_pages):
             session = {"playwright": True, "playwright_context": "session"}
