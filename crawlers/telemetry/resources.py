@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import psutil
 
@@ -39,9 +39,6 @@ class Sample:
     cpu_percent: float | None  # since the previous sample; 100 = one core busy
     processes: int
     at: float
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 class ProcessTree:
