@@ -72,6 +72,23 @@ def proxy_list_path(settings) -> Path | None:
     return default if default.exists() else None
 
 
+def forget_credentials(request) -> None:
+    """Once answered, a request may go back to the scheduler (a retry) and so to a disk
+    queue (JOBDIR) or the shared Redis queue: not with the proxy's credentials. The next
+    pass through the middleware gives it a proxy again."""
+    meta = request.meta
+    meta.pop("proxy", None)
+    meta.pop("_auth_proxy", None)
+    request.headers.pop(b"Proxy-Authorization", None)
+    kwargs = meta.get("playwright_context_kwargs")
+    if kwargs and "proxy" in kwargs:
+        rest = {k: v for k, v in kwargs.items() if k != "proxy"}
+        if rest:
+            meta["playwright_context_kwargs"] = rest
+        else:
+            del meta["playwright_context_kwargs"]
+
+
 class ProxyBanDetectionMiddleware(BanDetectionMiddleware):
     """rotating-proxies' ban detection without the `spider` argument Scrapy 2.19 deprecates."""
 
@@ -327,6 +344,7 @@ class ProxyRotationMiddleware:
         proxy = self.proxies.get(pid) if meta.get("_rotating_proxy") else None
         if proxy is None:
             return None
+        forget_credentials(request)
         ban = meta.pop("_ban", None)
         if ban is False:
             self.health.good(pid)

@@ -181,3 +181,19 @@ def test_no_list_means_direct_and_a_bad_list_is_a_config_error(tmp_path):
         ProxyRotationMiddleware.from_crawler(off)
     with pytest.raises(ConfigError, match="line 2: not a proxy"):
         make(tmp_path, text="a:1\nb:2:only-user-pw-x\n")
+
+
+@pytest.mark.parametrize("browser", [False, True])
+def test_answered_requests_forget_the_credentials(tmp_path, browser):
+    """A retry goes back to the scheduler, maybe to a disk or Redis queue: no password."""
+    crawler, mw, detection = make(tmp_path)
+    request = route(mw, Request("https://site.example/p", meta={"playwright": browser}))
+    # What Scrapy's HttpProxyMiddleware (750) does with credentials in meta["proxy"].
+    request.headers[b"Proxy-Authorization"] = b"Basic YWxpY2U6cHctYWxpY2U="
+    retry = answer(crawler, mw, detection, request, status=403)
+    for answered in (request, retry):
+        assert "pw-alice" not in repr(answered.meta)
+        assert b"Proxy-Authorization" not in answered.headers
+    route(mw, retry)
+    key = "playwright_context_kwargs" if browser else "proxy"
+    assert key in retry.meta  # routed again, through the next proxy
