@@ -22,7 +22,7 @@ from twisted.internet.task import LoopingCall
 
 from crawlers import outcomes
 from crawlers.errors import ConfigError
-from crawlers.extraction.businesses import Listing, parse_results, search_url
+from crawlers.extraction.businesses import Listing, UnparsablePage, parse_results, search_url
 from crawlers.items import BusinessItem
 from crawlers.jobs import node_id
 from crawlers.ledger import Target, open_ledger
@@ -174,7 +174,12 @@ class BusinessesSpider(scrapy.Spider):
         run = self.runs.get(target_id)
         if run is None:
             return
-        result = parse_results(response.text, response.url)
+        try:
+            result = parse_results(response.text, response.url)
+        except UnparsablePage:
+            run.failed, run.last_page = "unparsable_page", True
+            self.maybe_finish(run)
+            return
         run.pages += 1
         self.crawler.stats.inc_value("businesses/pages")
         for listing in result.listings:

@@ -3,6 +3,7 @@
 import pytest
 
 from crawlers.extraction.businesses import (
+    UnparsablePage,
     parse_count,
     parse_locality,
     parse_rank,
@@ -105,3 +106,16 @@ def test_search_url_encodes_terms_and_location():
         "&geo_location_terms=St.+Louis%2C+MO&page=3"
     )
     assert search_url("http://x", "a", "B, CD").endswith("geo_location_terms=B%2C+CD")
+
+
+def test_non_ascii_text_survives():
+    html = (
+        '<div class="search-results organic"><div class="result" data-ypid="7">'
+        '<a class="business-name" href="/x"><span>Caf\u00e9 Zo\u00eb</span></a></div></div>'
+    )
+    assert parse_results(html, URL).listings[0].name == "Caf\u00e9 Zo\u00eb"
+
+
+def test_an_empty_body_is_not_a_page_without_results():
+    with pytest.raises(UnparsablePage):
+        parse_results("  ", URL)
