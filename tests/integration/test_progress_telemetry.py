@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import pytest
 import redis
 
+from crawlers.env import PROJECT_ROOT
 from crawlers.telemetry import RedisStore, read_job, read_jobs
 from sandbox.services import free_port
-from tests.integration.test_progress_crawl import NO_BROWSER, only_report, run_spider
+from tests.integration.test_progress_crawl import (
+    FAST,
+    NO_BROWSER,
+    only_report,
+    run_spider,
+    spider_command,
+    spider_env,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -87,30 +96,37 @@ def test_a_crawl_goes_on_when_redis_is_unreachable(sandbox_factory, tmp_path):
     assert not (data / "jobs").exists()  # with Redis configured, no local snapshot
 
 
-def test_nodes_publish_to_redis_per_job_and_node(sandbox_factory, redis_url, tmp_path):
-    sb = sandbox_factory(["probe"])
-    for node, first in (("n1", 0), ("n2", 100)):
-        proc = run_spider(
-            tmp_path / node,
-            {"base_url": sb.url("probe"), "units": 4, "first": first, "fail_every": 3},
-            {
-                **NO_BROWSER,
-                "TELEMETRY_REDIS_URL": redis_url,
-                "CRAWL_JOB": "shared-job",
-                "NODE_ID": node,
-            },
+def test_cluster_nodes_merge_into_one_job(sandbox_factory, redis_url, tmp_path):
+    """Two nodes share one crawl through the cluster scheduler (REDIS_URL): each unit is
+    done by one of them, both know the whole total, and the job's view adds them up."""
+    sb = sandbox_factory(["probe"], common={"latency_ms": 100})
+    args = {"base_url": sb.url("probe"), "units": 40, "fail_every": 9}  # 0, 9, ... 36 fail
+    settings = {**FAST, **NO_BROWSER, "CRAWL_JOB": "shared-job"}
+    nodes = [
+        subprocess.Popen(
+            spider_command(args, {**settings, "NODE_ID": node}),
+            cwd=PROJECT_ROOT,
+            env=spider_env(tmp_path / node, REDIS_URL=redis_url),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
         )
-        assert proc.returncode == 0, proc.stderr[-3000:]
+        for node in ("n1", "n2")
+    ]
+    for proc in nodes:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+
     client = redis.Redis.from_url(redis_url)
     assert client.ttl("telemetry:shared-job:node:n1") > 3600
     view = read_job(client, "shared-job")
     assert view["state"] == "finished"
-    # Both nodes know the same total (scope "job"): the job's total is 4, not 8, and never
-    # below the 8 units finished.
-    assert view["progress"]["total"] == 8
-    assert view["progress"]["done"] + view["progress"]["failed"] == 8
-    # Units 0 and 3 fail on n1; 102 on n2 (multiples of 3).
-    assert view["failures"] == {"http_404": 3}
-    assert {n["node"]: n["progress"]["done"] for n in view["nodes"]} == {"n1": 2, "n2": 3}
-    assert {n["node"]: n["share_percent"] for n in view["nodes"]} == {"n1": 40.0, "n2": 60.0}
-    assert all(n["finish_reason"] == "finished" for n in view["nodes"])
+    assert view["progress"]["total"] == 40  # the largest, not the sum of 40 and 40
+    assert (view["progress"]["done"], view["progress"]["failed"]) == (35, 5)
+    assert view["failures"] == {"http_404": 5}
+    by_node = {n["node"]: n for n in view["nodes"]}
+    assert set(by_node) == {"n1", "n2"}
+    assert sum(n["progress"]["done"] for n in by_node.values()) == 35
+    assert sum(n["share_percent"] or 0 for n in by_node.values()) == pytest.approx(100, abs=0.2)
+    assert all(n["finish_reason"] == "finished" for n in by_node.values())
