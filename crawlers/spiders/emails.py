@@ -126,7 +126,7 @@ class EmailsSpider(scrapy.Spider):
         super().update_settings(settings)
         # "A feed otherwise": without PostgreSQL and without -o, a JSON-lines file.
         if not settings.get("DATABASE_URL") and not settings.getdict("FEEDS"):
-            folder = Path(settings.get("DATA_DIR") or "data") / "emails"
+            folder = Path(settings.get("DATA_DIR") or "data") / "out"
             settings.set(
                 "FEEDS",
                 {str(folder / "emails-%(time)s.jsonl"): {"format": "jsonlines"}},
