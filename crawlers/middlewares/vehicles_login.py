@@ -97,6 +97,8 @@ class BrowserLogin:
                 "playwright_context": self.settings.context,
                 # Retrying here would leave the page of each failed try open.
                 "dont_retry": True,
+                # A page load with its script is no measure of the server's latency.
+                "autothrottle_dont_adjust_delay": True,
                 "download_timeout": self.settings.timeout,
             },
         )

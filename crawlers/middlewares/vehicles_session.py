@@ -95,10 +95,14 @@ class VehicleSessionMiddleware:
     def _session_gone(self, request, response) -> bool:
         if response.status == 401:
             return True
+        # A browser page follows the redirect itself and shows where it ended.
+        gates = (f"{self.root}/login", f"{self.root}/license")
+        if urlsplit(response.url).path in gates and urlsplit(request.url).path not in gates:
+            return True
         if response.status in REDIRECTS:
             location = response.headers.get(b"Location", b"").decode("latin-1")
             path = urlsplit(response.urljoin(location)).path
-            return path in (f"{self.root}/login", f"{self.root}/license")
+            return path in gates
         return response.status == 403 and urlsplit(request.url).path.startswith(f"{self.root}/api/")
 
     async def _renew(self, generation: int | None) -> None:

@@ -9,6 +9,7 @@ pipeline asks again before writing, because it is the only writer and trusts no 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import logging
@@ -142,22 +143,13 @@ class PdfPipeline:
         except OSError as exc:
             raise ConfigError(f"FILES_STORE {self.store}: cannot create: {exc.strerror}") from exc
 
-    def process_item(self, item):
+    async def process_item(self, item):
         if not isinstance(item, PdfDownload):
             return item
         vehicle = item.item
-        try:
-            path = pdf_path(self.store, vehicle.ref)
-        except UnsafeRef:
-            problem = "invalid_ref"
-        else:
-            problem = pdf_problem(item.body, vehicle.ref, vehicle.vin, item.expected_length)
-        if problem is None:
-            try:
-                saved = save_atomic(path, item.body)
-            except OSError as exc:
-                logger.error("cannot save %s.pdf: %s", vehicle.ref, exc.strerror)
-                problem = "save_failed"
+        # In a thread: an fsync can take hundreds of milliseconds on a busy disk, and the
+        # crawl's event loop would stand still meanwhile.
+        saved, problem = await asyncio.to_thread(self._save, item)
         if problem is not None:
             vehicle.status, vehicle.reason = "failed", problem
             outcomes.failed(self.crawler.stats, problem)
@@ -171,3 +163,18 @@ class PdfPipeline:
         outcomes.done(self.crawler.stats)
         self.crawler.stats.inc_value("vehicles/pdf_bytes", saved.size)
         return vehicle
+
+    def _save(self, item: PdfDownload) -> tuple[SavedPdf | None, str | None]:
+        vehicle = item.item
+        try:
+            path = pdf_path(self.store, vehicle.ref)
+        except UnsafeRef:
+            return None, "invalid_ref"
+        problem = pdf_problem(item.body, vehicle.ref, vehicle.vin, item.expected_length)
+        if problem is not None:
+            return None, problem
+        try:
+            return save_atomic(path, item.body), None
+        except OSError as exc:
+            logger.error("cannot save %s.pdf: %s", vehicle.ref, exc.strerror)
+            return None, "save_failed"

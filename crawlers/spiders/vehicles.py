@@ -15,7 +15,7 @@ vehicle or see one twice: the spider walks it again until a walk finds nothing n
 
 from __future__ import annotations
 
-from collections import deque
+from collections import defaultdict, deque
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -57,6 +57,10 @@ class VehiclesSpider(scrapy.Spider):
         # scrapy-playwright's default gives every navigation of a page the headers of the
         # request that opened it, which strips the Content-Type off the login form's POST.
         settings.set("PLAYWRIGHT_PROCESS_REQUEST_HEADERS", None, priority="spider")
+        # CONCURRENT_REQUESTS is the old tool's worker count and the portal answers 429 when
+        # a session asks too much; AutoThrottle's spacing on top cost a third of the rate at
+        # 250 ms per page (BENCHMARKS.md). `-s AUTOTHROTTLE_ENABLED=true` brings it back.
+        settings.set("AUTOTHROTTLE_ENABLED", False, priority="spider")
 
     def __init__(self, limit: str | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -66,7 +70,8 @@ class VehiclesSpider(scrapy.Spider):
         self.reserved = 0  # downloads started or finished, against the limit
         self.listed = 0
         self.walking = True
-        self.walk_new: dict[int, int] = {}
+        # Per walk; a walk's pages may be parsed by another node (cluster mode).
+        self.walk_new: defaultdict[int, int] = defaultdict(int)
         self.walk_incomplete: set[int] = set()
 
     @staticmethod
@@ -97,6 +102,9 @@ class VehiclesSpider(scrapy.Spider):
         spider.max_walks = s.getint("VEHICLES_MAX_WALKS", 5)
         spider.pdf_retries = s.getint("VEHICLES_PDF_RETRIES", 4)
         spider.link_refreshes = s.getint("VEHICLES_LINK_REFRESHES", 3)
+        # Vehicle pages in the browser, as the old tool did: for comparison (BENCHMARKS.md).
+        spider.browser_pages = s.getbool("VEHICLES_BROWSER_PAGES", False)
+        spider.browser_context = s.get("VEHICLES_BROWSER_CONTEXT", "vehicles")
         return spider
 
     # -- the inventory ------------------------------------------------------------------
@@ -104,7 +112,6 @@ class VehiclesSpider(scrapy.Spider):
         yield self._inventory_request(page=1, walk=1)
 
     def _inventory_request(self, page: int, walk: int) -> scrapy.Request:
-        self.walk_new.setdefault(walk, 0)
         return scrapy.Request(
             f"{self.base_url}/api/inventory?page={page}&per_page={self.per_page}",
             headers={"Accept": "application/json"},
@@ -186,14 +193,20 @@ class VehiclesSpider(scrapy.Spider):
 
     # -- one vehicle: its page, then its PDF --------------------------------------------
     def _vehicle_request(self, item: VehicleItem, refreshes: int = 0) -> scrapy.Request:
+        meta = {"handle_httpstatus_list": [404]}
+        if self.browser_pages:
+            # The login's context holds the session cookies.
+            meta.update(playwright=True, playwright_context=self.browser_context)
         return scrapy.Request(
             f"{self.base_url}/vehicle/{quote(item.ref)}",
             callback=self.parse_vehicle,
             errback=self.vehicle_failed,
             cb_kwargs={"item": item, "refreshes": refreshes},
-            meta={"handle_httpstatus_list": [404]},
+            meta=meta,
             priority=PRIORITY_VEHICLE,
-            dont_filter=True,
+            # A shared dupefilter (several nodes) lets each vehicle start once; a new
+            # report link is fetched on purpose.
+            dont_filter=refreshes > 0,
         )
 
     def parse_vehicle(self, response, item: VehicleItem, refreshes: int):

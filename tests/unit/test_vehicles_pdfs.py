@@ -1,5 +1,6 @@
 """PDF checks and saving: nothing but the vehicle's own complete report lands under its name."""
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,10 @@ def test_saved_pdf_is_reused_only_when_still_valid(tmp_path):
     assert saved_pdf(tmp_path, "../r8-c1") is None
 
 
+def process(pipeline: PdfPipeline, item):
+    return asyncio.run(pipeline.process_item(item))
+
+
 def make_pipeline(store: Path) -> tuple[PdfPipeline, object]:
     crawler = get_crawler(settings_dict={"FILES_STORE": str(store)})
     crawler.stats.open_spider()
@@ -102,7 +107,7 @@ def make_pipeline(store: Path) -> tuple[PdfPipeline, object]:
 
 def test_pipeline_saves_a_valid_report(tmp_path):
     pipeline, stats = make_pipeline(tmp_path / "pdfs")
-    item = pipeline.process_item(PdfDownload(VehicleItem(ref="r8-c1"), REPORT, len(REPORT)))
+    item = process(pipeline, PdfDownload(VehicleItem(ref="r8-c1"), REPORT, len(REPORT)))
     assert isinstance(item, VehicleItem)
     assert (item.status, item.reason, item.pdf_size) == ("downloaded", "", len(REPORT))
     assert Path(item.pdf_path) == tmp_path / "pdfs" / "r8-c1.pdf"
@@ -112,9 +117,9 @@ def test_pipeline_saves_a_valid_report(tmp_path):
 
 def test_pipeline_refuses_what_it_cannot_trust(tmp_path):
     pipeline, stats = make_pipeline(tmp_path / "pdfs")
-    wrong = pipeline.process_item(PdfDownload(VehicleItem(ref="VH-0001"), REPORT))
-    hostile = pipeline.process_item(PdfDownload(VehicleItem(ref="../r8-c1"), REPORT))
-    short = pipeline.process_item(PdfDownload(VehicleItem(ref="r8-c1"), REPORT[:-10], len(REPORT)))
+    wrong = process(pipeline, PdfDownload(VehicleItem(ref="VH-0001"), REPORT))
+    hostile = process(pipeline, PdfDownload(VehicleItem(ref="../r8-c1"), REPORT))
+    short = process(pipeline, PdfDownload(VehicleItem(ref="r8-c1"), REPORT[:-10], len(REPORT)))
     assert [(i.status, i.reason) for i in (wrong, hostile, short)] == [
         ("failed", "pdf_wrong_vehicle"),
         ("failed", "invalid_ref"),
@@ -128,4 +133,4 @@ def test_pipeline_refuses_what_it_cannot_trust(tmp_path):
 def test_pipeline_passes_other_items_through(tmp_path):
     pipeline, _ = make_pipeline(tmp_path / "pdfs")
     item = VehicleItem(ref="VH-0001", status="skipped")
-    assert pipeline.process_item(item) is item
+    assert process(pipeline, item) is item

@@ -1,0 +1,194 @@
+"""Vehicles: vehicles per hour against the latency-bound ideal, and peak memory of the tree.
+
+python -m bench vehicles [--vehicles 400] [--latency-ms 250] [--jitter-ms 40]
+                         [--concurrency 7] [--modes http,browser] [--session-requests 500]
+                         [-s NAME=VALUE ...]
+
+One `scrapy crawl vehicles -s CONCURRENT_REQUESTS=C` per mode, with the project's defaults
+otherwise (AutoThrottle on), measured over its whole process tree, Chromium included
+(bench/measure.py: wall, CPU, peak PSS). The sandbox runs in its own process (not counted),
+every response delayed by `latency` (gaussian, `jitter`), each session expiring after
+`session-requests` requests (so the run logs in again along the way).
+  http     the login in the browser, then vehicle pages and PDFs as plain HTTP requests
+           carrying the session (the default)
+  browser  vehicle pages opened in browser pages (C pages in the login's context), as the
+           old tool did; PDFs still plain HTTP
+Each vehicle costs two requests (its page and its PDF), so with C requests in flight the
+latency-bound ideal is C / (2 * latency) vehicles per second, before the login and the
+inventory pages. `per hour` counts the whole run, process and browser start and first
+login included; `after login` counts from the first login to the end (the crawl's log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+from bench.measure import run as measure
+from crawlers.env import PROJECT_ROOT
+from sandbox.crawl import crawl_command
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench vehicles", description=__doc__)
+    p.add_argument("--vehicles", type=int, default=400)
+    p.add_argument("--latency-ms", type=float, default=250.0)
+    p.add_argument("--jitter-ms", type=float, default=40.0)
+    p.add_argument("--concurrency", type=int, default=7)
+    p.add_argument("--modes", default="http,browser")
+    p.add_argument("--session-requests", type=int, default=500)
+    p.add_argument("--pdf-kb", type=int, default=40)
+    p.add_argument(
+        "-s",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra Scrapy setting for the crawl (repeatable)",
+    )
+    p.add_argument("--out", default=str(PROJECT_ROOT / "data" / "bench" / "vehicles"))
+    return p.parse_args(argv)
+
+
+def start_sandbox(args: argparse.Namespace, workdir: Path) -> tuple[subprocess.Popen, str]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    ports = workdir / "ports.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--sites",
+            "vehicles",
+            "--latency-ms",
+            str(args.latency_ms),
+            "--jitter-ms",
+            str(args.jitter_ms),
+            "--size",
+            str(args.vehicles),
+            "--set",
+            f"vehicles.session_requests={args.session_requests}",
+            "--set",
+            f"vehicles.pdf_kb={args.pdf_kb}",
+            "--ports-file",
+            str(ports),
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return proc, json.loads(ports.read_text())["vehicles"]
+        except (OSError, ValueError, KeyError):
+            pass  # not there yet, or not written in full yet
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise SystemExit("bench vehicles: the sandbox did not start")
+        time.sleep(0.1)
+
+
+def after_login_seconds(log: Path) -> float | None:
+    """From the first login to the spider's close, by the timestamps of the crawl's log."""
+    first = last = None
+    for line in log.read_text(errors="replace").splitlines():
+        if first is None and "vehicles: logged in" in line:
+            first = datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S")
+        elif "Spider closed" in line:
+            last = datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S")
+    return (last - first).total_seconds() if first and last and last > first else None
+
+
+def run_one(args: argparse.Namespace, url: str, workdir: Path, mode: str) -> dict:
+    run_dir = workdir / mode
+    run_dir.mkdir(parents=True)
+    settings = {
+        "CONCURRENT_REQUESTS": args.concurrency,
+        "LOG_LEVEL": "INFO",
+        "FILES_STORE": str(run_dir / "pdfs"),
+        "STATS_FILE": str(run_dir / "stats.json"),
+        "FEEDS": {str(run_dir / "items.jsonl"): {"format": "jsonlines"}},
+    }
+    settings.update(dict(pair.split("=", 1) for pair in args.settings))
+    if mode == "browser":
+        settings["VEHICLES_BROWSER_PAGES"] = True
+        settings["PLAYWRIGHT_MAX_PAGES_PER_CONTEXT"] = args.concurrency
+    env = {
+        **os.environ,
+        "VEHICLES_BASE_URL": url,
+        "VEHICLES_USERNAME": "dealer",
+        "VEHICLES_PASSWORD": "letmein-42",
+        "DATA_DIR": str(run_dir / "data"),
+    }
+    cmd = crawl_command("vehicles", settings=settings)
+    m = measure(cmd, cwd=PROJECT_ROOT, env=env, log_path=run_dir / "crawl.log", timeout=3600)
+    stats = json.loads((run_dir / "stats.json").read_text())
+    done = stats.get("progress/done", 0)
+    latency = args.latency_ms / 1000
+    ideal_per_hour = 3600 * args.concurrency / (2 * latency)
+    per_hour = 3600 * done / m.wall_seconds if m.wall_seconds else 0.0
+    steady = after_login_seconds(run_dir / "crawl.log")
+    return {
+        "mode": mode,
+        "returncode": m.returncode,
+        "vehicles": done,
+        "failed": stats.get("progress/failed", 0),
+        "logins": stats.get("vehicles/logins", 0),
+        "wall_seconds": m.wall_seconds,
+        "vehicles_per_hour": round(per_hour),
+        "ideal_per_hour": round(ideal_per_hour),
+        "share_of_ideal": round(per_hour / ideal_per_hour, 3),
+        "after_login_per_hour": round(3600 * done / steady) if steady else None,
+        "after_login_share_of_ideal": round(3600 * done / steady / ideal_per_hour, 3)
+        if steady
+        else None,
+        "seconds_per_vehicle": round(m.wall_seconds / done, 3) if done else None,
+        "cpu_seconds": m.cpu_seconds,
+        "cpu_ms_per_vehicle": round(1000 * m.cpu_seconds / done, 1) if done else None,
+        "peak_pss_mib": round(m.peak_pss_bytes / 2**20, 1),
+        "memory_kind": m.memory_kind,
+        "peak_processes": m.peak_processes,
+        "load_before": m.load_before,
+    }
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-vehicles-"))
+    results = []
+    for mode in args.modes.split(","):
+        # A fresh portal per mode: the same inventory, no PDF already saved.
+        sandbox, url = start_sandbox(args, workdir / f"sandbox-{mode}")
+        try:
+            result = run_one(args, url, workdir, mode)
+        finally:
+            sandbox.terminate()
+            sandbox.wait(10)
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    print()
+    print(
+        "mode     vehicles  veh/hour  after login  ideal/hour  of ideal  CPU ms/veh  peak PSS MiB"
+    )
+    for r in results:
+        print(
+            f"{r['mode']:<8} {r['vehicles']:>8}  {r['vehicles_per_hour']:>8}  "
+            f"{r['after_login_per_hour'] or 0:>11}  {r['ideal_per_hour']:>10}  "
+            f"{r['share_of_ideal']:>8.0%}  {r['cpu_ms_per_vehicle'] or 0:>10}  "
+            f"{r['peak_pss_mib']:>12}"
+        )
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = out / f"vehicles-{stamp}.json"
+    path.write_text(json.dumps({"args": vars(args), "runs": results}, indent=1))
+    print(f"\nsaved {path}")
+    return 0 if all(r["returncode"] == 0 for r in results) else 1
