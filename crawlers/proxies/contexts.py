@@ -80,8 +80,9 @@ class ProxyContexts:
             return False
         victim = min(idle, key=lambda other: self._last_used.get((scheme, other), 0.0))
         self.crawler.stats.inc_value("proxies/contexts_closed")
+        # Playwright runs scrapy-playwright's close callback (which frees the slot and
+        # forgets the name) before close() returns.
         await contexts[victim].context.close()
-        contexts.pop(victim, None)  # scrapy-playwright's close callback does the same
         return True
 
     def bind(self, request, proxy: Proxy, own_context: bool) -> None:
