@@ -9,23 +9,38 @@ runs in its own process (not counted). Concurrency C means C browser pages at on
 (CONCURRENT_REQUESTS, CONCURRENT_REQUESTS_PER_DOMAIN and PLAYWRIGHT_MAX_PAGES_PER_CONTEXT
 all C, one context, no AutoThrottle). Each origin costs one explore page (region
 `anywhere`) and `top` expansions; the rate counts only the expansions, from the first one
-queued to the last one finished (the spider's capacity report). Memory per page is the
-growth of peak PSS over the C=1 run, divided by the extra pages.
+queued to the last one finished (the spider's capacity report).
+
+Memory per concurrent browser page is measured apart, because in a crawl pages open and
+close every second and the peak PSS of a run moves by more than a page's worth from run to
+run: one Chromium (launched as the spider launches it) with one flights page of the sandbox
+open opens C more in the same context, waits until each has rendered its options, and the
+PSS of the browser's whole process tree (Playwright's driver, Chromium and all its
+children) is read, median of five readings; (PSS with C more pages - PSS before) / C is
+the memory per page.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
+import psutil
+from playwright.async_api import async_playwright
+
 from bench.measure import run as measure
+from crawlers.browser import BLOCKED_RESOURCE_TYPES, launch_options
 from crawlers.env import PROJECT_ROOT
+from crawlers.tfs import encode, flights_query
 from sandbox.crawl import crawl_command
 
 ORIGINS = ["PHX", "DFW", "LAX", "ORD", "JFK", "ATL", "DEN", "SFO", "SEA", "MIA", "BOS", "LAS"]
@@ -124,6 +139,80 @@ def run_one(args, url: str, workdir: Path, concurrency: int, blocking: bool) -> 
     }
 
 
+def tree_pss(root: psutil.Process, exclude: set[int]) -> int:
+    total = 0
+    for proc in root.children(recursive=True):
+        if proc.pid in exclude or any(p.pid in exclude for p in proc.parents()):
+            continue
+        try:
+            total += proc.memory_full_info().pss
+        except psutil.Error:
+            continue
+    return total
+
+
+async def settled_pss(exclude: set[int]) -> int:
+    readings = []
+    for _ in range(5):
+        await asyncio.sleep(0.4)
+        readings.append(tree_pss(psutil.Process(), exclude))
+    return int(statistics.median(readings))
+
+
+def flights_urls(url: str, n: int) -> list[str]:
+    with urllib.request.urlopen(url + "/_sandbox/truth", timeout=60) as resp:
+        truth = json.load(resp)
+    urls = []
+    for origin, data in truth["origins"].items():
+        for deals in data["regions"].values():
+            for d in deals:
+                tfs = encode(
+                    flights_query(origin, d["destination_id"], d["outbound_date"], d["return_date"])
+                )
+                urls.append(f"{url}/travel/flights?tfs={tfs}&hl=en&curr=USD")
+    return urls[:n]
+
+
+async def page_memory(url: str, pages: int, blocking: bool) -> dict:
+    # Everything under this process but the sandbox's tree: the driver and its Chromium.
+    exclude = {p.pid for p in psutil.Process().children() if "sandbox" in " ".join(p.cmdline())}
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(**launch_options())
+        context = await browser.new_context()
+        if blocking:
+
+            async def route(r):
+                if r.request.resource_type in BLOCKED_RESOURCE_TYPES:
+                    await r.abort()
+                else:
+                    await r.continue_()
+
+            await context.route("**/*", route)
+        # One page open before counting: the first page of a site also starts processes
+        # every later page shares (its renderer, the network service), not a page's cost.
+        first, *targets = flights_urls(url, pages + 1)
+        warm = await context.new_page()
+        await warm.goto(first)
+        await warm.wait_for_selector("ul.Rk10dc li", timeout=60_000)
+        none = await settled_pss(exclude)
+        opened = []
+        for target in targets:
+            page = await context.new_page()
+            await page.goto(target)
+            opened.append(page)
+        for page in opened:
+            await page.wait_for_selector("ul.Rk10dc li", timeout=60_000)
+        with_pages = await settled_pss(exclude)
+        await browser.close()
+    return {
+        "blocking": blocking,
+        "pages": pages,
+        "pss_none_mib": round(none / 2**20, 1),
+        "pss_pages_mib": round(with_pages / 2**20, 1),
+        "mib_per_page": round((with_pages - none) / pages / 2**20, 1),
+    }
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     concurrencies = [int(c) for c in args.concurrency.split(",")]
@@ -139,30 +228,35 @@ def main(argv: list[str]) -> int:
                 r = run_one(args, url, workdir, c, blocking)
                 results.append(r)
                 print(json.dumps(r), flush=True)
+        memory = [
+            asyncio.run(page_memory(url, c, blocking))
+            for blocking in blockings
+            for c in concurrencies
+        ]
+        for m in memory:
+            print(json.dumps(m), flush=True)
     finally:
         sandbox.terminate()
         sandbox.wait(10)
-    for blocking in blockings:
-        runs = [r for r in results if r["blocking"] == blocking]
-        base = min(runs, key=lambda r: r["concurrency"])
-        for r in runs:
-            extra = r["concurrency"] - base["concurrency"]
-            r["mib_per_extra_page"] = (
-                round((r["peak_pss_mib"] - base["peak_pss_mib"]) / extra, 1) if extra else None
-            )
     print()
-    print("blocking  C  exp/min  exp s (mean/p95)  peak PSS MiB  MiB/extra page  CPU s  wall s")
+    print("crawl: blocking  C  exp/min  exp s (mean/p95)  peak PSS MiB  CPU s  wall s")
     for r in results:
-        per_page = "-" if r["mib_per_extra_page"] is None else f"{r['mib_per_extra_page']:.1f}"
         print(
-            f"{'on ' if r['blocking'] else 'off'}      {r['concurrency']:>2}  "
+            f"       {'on ' if r['blocking'] else 'off'}      {r['concurrency']:>2}  "
             f"{r['expansions_per_minute']:>7}  "
             f"{r['expansion_seconds_mean']:>6.2f}/{r['expansion_seconds_p95']:<6.2f}     "
-            f"{r['peak_pss_mib']:>12}  {per_page:>14}  {r['cpu_seconds']:>5.0f}  "
-            f"{r['wall_seconds']:>6.0f}"
+            f"{r['peak_pss_mib']:>12}  {r['cpu_seconds']:>5.0f}  {r['wall_seconds']:>6.0f}"
+        )
+    print()
+    print("pages: blocking  C  browser PSS MiB (none -> C pages)  MiB per page")
+    for m in memory:
+        print(
+            f"       {'on ' if m['blocking'] else 'off'}      {m['pages']:>2}  "
+            f"{m['pss_none_mib']:>8} -> {m['pss_pages_mib']:<8}              "
+            f"{m['mib_per_page']:>6}"
         )
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = out / f"deals-{stamp}.json"
-    path.write_text(json.dumps({"args": vars(args), "runs": results}, indent=1))
+    path.write_text(json.dumps({"args": vars(args), "runs": results, "memory": memory}, indent=1))
     print(f"\nsaved {path}")
     return 0 if all(r["returncode"] == 0 for r in results) else 1
