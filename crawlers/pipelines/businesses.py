@@ -16,10 +16,21 @@ from pathlib import Path
 
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.extensions.feedexport import FileFeedStorage
 
 from crawlers.db import connect
 from crawlers.errors import ConfigError
 from crawlers.items import BusinessItem
+
+
+class UnbufferedFileFeedStorage(FileFeedStorage):
+    """Local feeds written through at once (one write call per item, no buffer in the
+    process): a target is marked done after its items reach the feed, and a node killed
+    outright must not take buffered items of done targets with it."""
+
+    def open(self, spider):
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        return Path(self.path).open(self.write_mode, buffering=0)
 
 
 class RejectedListing(DropItem):

@@ -60,6 +60,10 @@ class BusinessesSpider(scrapy.Spider):
         # and AutoThrottle slows down further when the site does.
         "DOWNLOAD_DELAY": 0.5,
         "DOWNLOAD_DELAY_JITTER": 0.5,
+        "FEED_STORAGES": {
+            "": "crawlers.pipelines.businesses.UnbufferedFileFeedStorage",
+            "file": "crawlers.pipelines.businesses.UnbufferedFileFeedStorage",
+        },
         "ITEM_PIPELINES": {
             "crawlers.pipelines.businesses.BusinessFilterPipeline": 300,
             "crawlers.pipelines.businesses.BusinessDedupePipeline": 310,
@@ -243,7 +247,12 @@ class BusinessesSpider(scrapy.Spider):
         run.rejected += rejected
         if error and not run.failed:
             run.failed = error
-        self.maybe_finish(run)
+        if run.last_page and run.pending == 0:
+            # After this signal's other receivers (the feed exporter writes the item in
+            # its own), so a target is recorded done only once its items are written.
+            from twisted.internet import reactor  # installed by now; not at import time
+
+            reactor.callLater(0, self.maybe_finish, run)
 
     def item_scraped(self, item, response, spider):
         self._settled(item, accepted=True)
@@ -280,12 +289,13 @@ class BusinessesSpider(scrapy.Spider):
 
     # -- lifecycle -------------------------------------------------------------------------
     def spider_idle(self, spider):
-        if self.runs:
-            # Nothing is in flight, yet targets are open: a request was dropped on the way.
-            for run in list(self.runs.values()):
+        for run in list(self.runs.values()):
+            if not run.last_page or run.pending:
+                # Nothing is in flight, yet the target is open: a request or an item was
+                # lost on the way (a bug, or a middleware that dropped it).
                 run.failed = run.failed or "stalled"
                 run.last_page, run.pending = True, 0
-                self.maybe_finish(run)
+            self.maybe_finish(run)
         requests = self.claim_more()
         for request in requests:
             self.crawler.engine.crawl(request)
