@@ -265,7 +265,8 @@ class Site(BaseSite):
         if self._burst_left > 0:
             self._burst_left -= 1
             return True
-        if self.fault_rng.random() < self.knobs.option("burst_429", 0.0):
+        # The real site pushes back in runs of 429s now and then, on top of shared faults.
+        if self.fault_rng.random() < self.knobs.option("burst_429", 0.01):
             self._burst_left = self.knobs.option("burst_len", 5) - 1
             return True
         return False
@@ -305,7 +306,8 @@ class Site(BaseSite):
             stats = result.stats
             return (
                 f"{stats.get('progress/done', 0)}/{len(lines)} searches done, "
-                f"{len(got & want)}/{len(want)} businesses, {len(ads)} ads, "
+                f"{len(got & want)}/{len(want)} businesses, "
+                f"{len(result.items) - len(got)} duplicates, {len(ads)} ads, "
                 f"{stats.get('businesses/rejected', 0)} rejected by the filter, "
                 f"{stats.get('retry/count', 0)} retries"
             )
@@ -317,7 +319,6 @@ class Site(BaseSite):
                 "BUSINESSES_BASE_URL": self.url,
                 "DOWNLOAD_DELAY": 0,
                 "AUTOTHROTTLE_ENABLED": False,
-                "BUSINESSES_FILTER_FILE": "",
             },
             "check": check,
         }
