@@ -186,7 +186,10 @@ class Site(BaseSite):
             # Some refs are prefixes of others: a report for "AB12" must not pass for "AB1".
             if self.rng.random() < 0.1 and len(refs) < self.size and len(ref) < 32:
                 refs.add(ref + self.rng.choice("0123456789"))
-        for ref in sorted(refs, key=lambda _: self.rng.random()):
+        # Sorted first: a set's order changes from one process to the next.
+        ordered = sorted(refs)
+        self.rng.shuffle(ordered)
+        for ref in ordered:
             self._add(ref)
         hostile = self.knobs.option("hostile", 0)
         for i in range(hostile):
