@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import redis
 
 KEYS = ("meta", "queue", "requests", "prio", "leases", "owners", "seen", "nodes", "starting")
+_COUNT_KEYS = ("meta", "queue", "requests", "prio", "leases", "owners", "nodes", "starting")
 
 _NOW = """
 local t = redis.call('TIME')
@@ -138,12 +139,10 @@ end
 return 1
 """
 
-# KEYS: meta queue requests prio leases owners nodes starting. ARGV: run.
-# Returns {pending, leased, nodes_starting, done}.
-_STATUS = (
-    _NOW
-    + _SAME_RUN
-    + _REQUEUE_EXPIRED
+# KEYS: meta queue requests prio leases owners nodes starting; after `_NOW`. Counts the live
+# nodes still in their start(), forgetting dead ones.
+_COUNT = (
+    _REQUEUE_EXPIRED
     + """
 local starting = 0
 for _, node in ipairs(redis.call('SMEMBERS', KEYS[8])) do
@@ -154,13 +153,32 @@ for _, node in ipairs(redis.call('SMEMBERS', KEYS[8])) do
     redis.call('SREM', KEYS[8], node)
   end
 end
-return {redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[5]), starting,
-        redis.call('HEXISTS', KEYS[1], 'done')}
+local pending = redis.call('ZCARD', KEYS[2])
+local leased = redis.call('ZCARD', KEYS[5])
 """
 )
 
-# KEYS: meta. ARGV: run. Marks the run finished, so the next start of this job is fresh.
-_DONE = _SAME_RUN + "redis.call('HSETNX', KEYS[1], 'done', redis.call('TIME')[1]) return 1"
+# KEYS: as _COUNT. ARGV: run. Returns {pending, leased, nodes_starting, done}.
+_STATUS = (
+    _NOW
+    + _SAME_RUN
+    + _COUNT
+    + "return {pending, leased, starting, redis.call('HEXISTS', KEYS[1], 'done')}"
+)
+
+# KEYS: as _COUNT. ARGV: run. Marks the run finished if, at this instant, no request is
+# pending or leased and no node is starting (so the next crawl of the job starts fresh).
+# Returns 1 if the run is (now) done, 0 if work appeared since the caller last looked.
+_DONE = (
+    _NOW
+    + _SAME_RUN
+    + _COUNT
+    + """
+if pending + leased + starting > 0 then return 0 end
+redis.call('HSETNX', KEYS[1], 'done', now)
+return 1
+"""
+)
 
 
 class RunOver(Exception):
@@ -292,14 +310,12 @@ class LeasedQueue:
     def status(self) -> Status:
         """The job's counts, after putting back requests whose lease expired."""
         pending, leased, starting, done = self._checked(
-            self._scripts["status"](
-                keys=self._k(
-                    "meta", "queue", "requests", "prio", "leases", "owners", "nodes", "starting"
-                ),
-                args=[self.run],
-            )
+            self._scripts["status"](keys=self._k(*_COUNT_KEYS), args=[self.run])
         )
         return Status(int(pending), int(leased), int(starting), bool(done))
 
-    def mark_done(self) -> None:
-        self._checked(self._scripts["done"](keys=self._k("meta"), args=[self.run]))
+    def mark_done(self) -> bool:
+        """Mark the run finished unless work appeared meanwhile. True if it is done."""
+        return (
+            self._checked(self._scripts["done"](keys=self._k(*_COUNT_KEYS), args=[self.run])) == 1
+        )

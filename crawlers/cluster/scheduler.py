@@ -366,7 +366,13 @@ class Scheduler(BaseScheduler):
         if now - self._quiet_since < self.idle_grace:
             raise DontCloseSpider
         try:
-            self.queue.mark_done()
-        except (*UNAVAILABLE, RunOver):
-            pass
+            done = self.queue.mark_done()
+        except UNAVAILABLE as exc:
+            self._went_down(exc)
+            raise DontCloseSpider from None
+        except RunOver:
+            done = True
+        if not done:
+            self._quiet_since = None
+            raise DontCloseSpider
         logger.info("Cluster: job %s has no work left on any node", self.queue.job)

@@ -331,3 +331,21 @@ def test_a_long_redis_outage_stops_cleanly_and_the_crawl_resumes(
     rows = assert_all_stored_once(database_url, truth)
     assert any(r["node"] == "again" for r in rows.values())
     assert again.stats.get("progress/done", 0) < len(truth["items"])
+
+
+def test_a_redis_that_lost_its_data_stops_the_nodes_with_one_line(
+    catalog, redis_server, redis_url, database_url, tmp_path
+):
+    sb = catalog(40)
+    settings = {"REDIS_URL": redis_url, "DATABASE_URL": database_url}
+    node = Node("n0", tmp_path, sb.url("catalog"), settings, 1)
+    wait_until(lambda: len(stored(database_url)) >= 10, [node])
+    redis_server.restart()  # no persistence: the queue is gone
+    assert node.wait() == 1
+    last = node.log.strip().splitlines()[-1]
+    assert last == (
+        f"error: Redis at {redis_url} no longer holds job catalog's run"
+        " (restarted without persistence, or its keys were deleted)"
+    )
+    assert "Traceback" not in node.log
+    assert len(stored(database_url)) >= 10

@@ -117,13 +117,27 @@ def test_a_finished_run_is_replaced_by_the_next_crawl(client):
     a = node(client, "a")
     a.push("fp1", 0, b"one")
     a.ack([a.claim()[0]])
-    a.mark_done()
+    assert not a.mark_done()  # a is still in its start()
+    a.started()
+    assert a.mark_done()
     fresh = node(client, "b")
     assert fresh.run != a.run
     assert fresh.push("fp1", 0, b"one")  # a new crawl starts with no fingerprints
     with pytest.raises(RunOver) as over:
         a.claim()
     assert not over.value.lost
+
+
+def test_a_run_with_work_left_is_not_marked_done(client):
+    a = node(client, "a")
+    a.started()
+    a.push("fp1", 0, b"one")
+    assert not a.mark_done()
+    held = a.claim()
+    assert not a.mark_done()
+    a.ack([held[0]])
+    assert a.mark_done()
+    assert a.status().done
 
 
 def test_an_unfinished_run_is_joined_not_replaced(client):
