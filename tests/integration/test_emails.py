@@ -3,9 +3,12 @@ sites and nodes, the target, PostgreSQL storage, traps, and bad input."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -121,6 +124,49 @@ def test_postgres_in_batches_and_idempotent(sandbox_factory, crawl, database_url
     assert sorted(again) == sorted(rows)
 
 
+def test_database_lost_mid_crawl_keeps_every_address(sandbox_factory, tmp_path):
+    """PostgreSQL stops while the crawl runs: what was not stored lands in a file, the
+    crawl ends with one line and exit 1, and table + file hold every address found."""
+    from sandbox.services import PostgresServer
+
+    _, site, env = start(sandbox_factory, size=10, faults=False, latency_ms=150)
+    server = PostgresServer().start()
+    try:
+        url = server.create_database("lost")
+        settings = {**FAST, "EMAILS_DB_BATCH": 20, "EMAILS_DB_FLUSH_SECONDS": 0.2, "FEEDS": {}}
+        proc = node(
+            {"urls": ",".join(site.seeds())},
+            settings,
+            {**env, "DATABASE_URL": url},
+            tmp_path / "node",
+        )
+        stored = 0
+        deadline = time.monotonic() + 120
+        while stored == 0 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            with contextlib.suppress(psycopg.Error), psycopg.connect(url) as conn:
+                stored = conn.execute("SELECT count(*) FROM emails").fetchone()[0]
+        assert stored > 0
+        server._stop_server("immediate")
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 1, err[-3000:]
+        assert "error: cannot write to PostgreSQL" in err
+        assert server.password not in err
+        assert "Traceback" not in err.split("error: ")[-1]
+        unsaved = list((tmp_path / "node/data/emails").glob("unsaved-*.jsonl"))
+        assert len(unsaved) == 1
+        assert str(unsaved[0]) in err
+        kept = {i["email"] for i in read_items(unsaved[0])}
+        server._start_server()
+        with psycopg.connect(url) as conn:
+            in_table = {r[0] for r in conn.execute("SELECT email FROM emails")}
+        stats = json.loads((tmp_path / "node/stats.json").read_text())
+        assert len(in_table | kept) == stats["emails/found"]
+        assert (in_table | kept) <= set(site.all_addresses())
+    finally:
+        server.stop()
+
+
 def node(spider_args, settings, env, workdir):
     workdir.mkdir(parents=True, exist_ok=True)
     all_settings = {
@@ -139,8 +185,6 @@ def node(spider_args, settings, env, workdir):
 
 
 def read_items(path):
-    import json
-
     return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
