@@ -226,11 +226,17 @@ class ForwardProxy:
             ]
             up_writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
             await up_writer.drain()
-            status_line = await up_reader.readline()
-            status = int(status_line.split()[1]) if len(status_line.split()) > 1 else 502
-            writer.write(status_line)
-            while chunk := await up_reader.read(65536):
-                writer.write(chunk)
+            head = await up_reader.readuntil(b"\r\n\r\n")
+            first = head.split(b"\r\n", 1)[0].split()
+            status = int(first[1]) if len(first) > 1 else 502
+            writer.write(head)
+            # The exchange ends with the body's last byte (not when the site closes).
+            length = 0 if method == "HEAD" or status in (204, 304) else _content_length(head)
+            if length is None:
+                while chunk := await up_reader.read(65536):
+                    writer.write(chunk)
+            elif length:
+                writer.write(await up_reader.readexactly(length))
             await writer.drain()
             up_writer.close()
         self._record(method, target, "forwarded", status)
@@ -258,6 +264,14 @@ class ForwardProxy:
                 dst.close()
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+def _content_length(head: bytes) -> int | None:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value.strip())
+    return None
 
 
 async def _answer(writer, status: int, body: bytes, headers: dict[str, str] | None = None):
