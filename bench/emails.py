@@ -20,6 +20,7 @@ import json
 import math
 import os
 import pstats
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,7 +34,7 @@ import redis
 
 from crawlers.env import PROJECT_ROOT
 from sandbox.knobs import Knobs
-from sandbox.services import PostgresServer, RedisServer
+from sandbox.services import PostgresServer, RedisServer, ServiceError
 from sandbox.sites.emails import Site
 
 TEAM_PAGES = 10
@@ -204,10 +205,12 @@ def run(args) -> dict:
     site = Site(Knobs(size=sites, options=options))
     seeds = workdir / "sites.txt"
     seeds.write_text("\n".join(site.seeds()) + "\n")
-    sandbox, sandbox_url = start_sandbox(sites, args.latency_ms, workdir)
-    pg = PostgresServer().start()
-    rds = RedisServer().start() if args.nodes > 1 else None
+    sandbox = pg = rds = None
+    procs: list[subprocess.Popen] = []
     try:
+        sandbox, sandbox_url = start_sandbox(sites, args.latency_ms, workdir)
+        pg = start_postgres()
+        rds = RedisServer().start() if args.nodes > 1 else None
         database_url = pg.create_database("bench")
         env = {
             **os.environ,
@@ -233,7 +236,6 @@ def run(args) -> dict:
             urls_file = None
         profile_out = str(workdir / "profile.out") if args.profile else None
         started = time.monotonic()
-        procs = []
         for n in range(args.nodes):
             log = open(workdir / f"node{n}.log", "w")  # noqa: SIM115 (closed with the run)
             procs.append(
@@ -277,11 +279,26 @@ def run(args) -> dict:
             result["profile"] = summarize(profile_out)
         return result
     finally:
-        sandbox.terminate()
-        sandbox.wait(10)
-        pg.stop()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not stop cleanup
+        for proc in procs:
+            if proc.returncode is None and proc.poll() is None:
+                proc.terminate()
+                proc.wait(30)
+        if sandbox is not None:
+            sandbox.terminate()
+            sandbox.wait(10)
+        if pg is not None:
+            pg.stop()
         if rds is not None:
             rds.stop()
+
+
+def start_postgres() -> PostgresServer:
+    """A private cluster; once more on another port if a busy machine took the first."""
+    try:
+        return PostgresServer().start()
+    except ServiceError:
+        return PostgresServer().start()
 
 
 def verify(database_url: str, site: Site, target: int) -> dict:
@@ -322,6 +339,8 @@ def summarize(profile_out: str) -> dict:
 
 def main(argv) -> int:
     args = parse_args(argv)
+    # SIGTERM as Ctrl-C: the servers and nodes this run started are stopped on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.profile:
         args.nodes = 1
     result = run(args)
