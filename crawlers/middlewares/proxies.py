@@ -176,10 +176,13 @@ class ProxyRotationMiddleware:
     # -- lifecycle ----------------------------------------------------------------------
     def engine_started(self) -> None:
         self._publish()
+        # The refresh also notices rests ending, so it always runs; the log line may be off.
         for func, interval in (
-            (self._refresh, self.refresh_interval),
+            (self._refresh, max(0.1, self.refresh_interval)),
             (self._log_health, self.logstats_interval),
         ):
+            if interval <= 0:
+                continue
             loop = task.LoopingCall(func)
             loop.start(interval, now=False)
             self._tasks.append(loop)
