@@ -7,6 +7,7 @@ Worker counts of the old tools are concurrency settings here, not processes.
 import warnings
 
 from scrapy.exceptions import ScrapyDeprecationWarning
+from scrapy.settings import default_settings
 
 from crawlers.browser import launch_options
 from crawlers.env import PROJECT_ROOT, env_bool, env_str, load_env
@@ -59,6 +60,12 @@ RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
 RETRY_BACKOFF_BASE = 0.5
 RETRY_BACKOFF_MAX = 60.0
 RETRY_AFTER_MAX = 300.0
+# Scrapy's list, plus Playwright's errors: a browser page that times out or loses its
+# connection (net::ERR_*) is retried with backoff like a plain request.
+RETRY_EXCEPTIONS = [
+    *default_settings.RETRY_EXCEPTIONS,
+    "playwright.async_api.Error",
+]
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawlers.middlewares.retry.BackoffRetryMiddleware": 550,
