@@ -155,6 +155,9 @@ CLUSTER_POLL_INTERVAL = 1.0
 CLUSTER_IDLE_GRACE = 3.0
 # How long nodes wait for an unreachable Redis before stopping, the work left queued there.
 CLUSTER_REDIS_WAIT = 300
+# Seconds a handled request stays leased before its ack: longer than a pipeline that writes
+# in batches takes to commit a batch, so a node dying with rows in memory loses none.
+CLUSTER_ACK_DELAY = 0
 
 # --- Logging -------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

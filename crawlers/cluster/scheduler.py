@@ -57,6 +57,7 @@ class Scheduler(BaseScheduler):
         self.poll_interval = settings.getfloat("CLUSTER_POLL_INTERVAL", 1.0)
         self.idle_grace = settings.getfloat("CLUSTER_IDLE_GRACE", 3.0)
         self.redis_wait = settings.getfloat("CLUSTER_REDIS_WAIT", 300.0)
+        self.ack_delay = settings.getfloat("CLUSTER_ACK_DELAY", 0.0)
         self.debug_dupes = settings.getbool("DUPEFILTER_DEBUG")
         self.node = node_id(settings)
         self.queue: LeasedQueue | None = None
@@ -69,6 +70,9 @@ class Scheduler(BaseScheduler):
         self._local: deque[Request] = deque()
         # ("push", fingerprint, score, payload) / ("ack", id), in order, while Redis is away.
         self._backlog: deque[tuple] = deque()
+        # (when, lease): acks held back CLUSTER_ACK_DELAY seconds, for pipelines that write
+        # in batches; the requests stay leased (and renewed) until then.
+        self._delayed: deque[tuple[float, str]] = deque()
         self._down_since: float | None = None
         self._quiet_since: float | None = None
         self._start_done = False
@@ -121,6 +125,9 @@ class Scheduler(BaseScheduler):
             self._ticker.stop()
         self.crawler.signals.disconnect(self._spider_idle, signals.spider_idle)
         try:
+            # The item pipelines have closed (and flushed) by now.
+            if due := self._due_acks(None):
+                self._send_acks(due)
             self._flush()
             self.queue.release(list(self._leased.values()))
             self.queue.leave()
@@ -257,13 +264,26 @@ class Scheduler(BaseScheduler):
 
     def _ack(self, lease: str) -> None:
         self.stats.inc_value("cluster/acked")
+        if self.ack_delay:
+            self._delayed.append((time.monotonic() + self.ack_delay, lease))
+        else:
+            self._send_acks([lease])
+
+    def _send_acks(self, leases: list[str]) -> None:
         if self._down_since is None and not self._backlog:
             try:
-                self.queue.ack([lease])
+                self.queue.ack(leases)
                 return
             except UNAVAILABLE as exc:
                 self._went_down(exc)
-        self._backlog.append(("ack", lease))
+        self._backlog.extend(("ack", lease) for lease in leases)
+
+    def _due_acks(self, now: float | None) -> list[str]:
+        """Delayed acks whose time has come; all of them when `now` is None."""
+        due = []
+        while self._delayed and (now is None or self._delayed[0][0] <= now):
+            due.append(self._delayed.popleft()[1])
+        return due
 
     def _went_down(self, exc: Exception) -> None:
         if self._down_since is None:
@@ -310,8 +330,11 @@ class Scheduler(BaseScheduler):
         try:
             if self._down_since is not None or self._backlog:
                 self._flush()
+            if due := self._due_acks(now):
+                self._send_acks(due)
             if now - self._last_renew >= min(self.lease_seconds / 4, 10.0):
-                self.queue.renew(list(self._leased.values()))
+                held = [*self._leased.values(), *(lease for _, lease in self._delayed)]
+                self.queue.renew(held)
                 self._last_renew = now
         except UNAVAILABLE as exc:
             self._went_down(exc)

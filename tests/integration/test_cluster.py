@@ -177,6 +177,8 @@ def test_three_nodes_do_every_unit_exactly_once(catalog, redis_url, database_url
 
 
 def test_a_node_killed_mid_crawl_loses_nothing(catalog, redis_url, database_url, tmp_path):
+    """Even with rows in the dead node's memory: its pipeline writes every 2 s, and the
+    requests behind them are acked 4 s after they were handled (CLUSTER_ACK_DELAY)."""
     sb = catalog(90)
     truth = sb.truth("catalog")
     settings = {
@@ -184,6 +186,8 @@ def test_a_node_killed_mid_crawl_loses_nothing(catalog, redis_url, database_url,
         "DATABASE_URL": database_url,
         "CRAWL_JOB": "kill",
         "CLUSTER_LEASE_SECONDS": 6,
+        "CATALOG_FLUSH_SECONDS": 2,
+        "CLUSTER_ACK_DELAY": 4,
     }
     nodes = [Node(f"n{i}", tmp_path, sb.url("catalog"), settings, truth["pages"]) for i in range(3)]
     slow_until_joined(sb, redis_url, "kill", {"n0", "n1", "n2"}, nodes)
@@ -193,19 +197,22 @@ def test_a_node_killed_mid_crawl_loses_nothing(catalog, redis_url, database_url,
         return sum(r["node"] == victim.name for r in stored(database_url).values()) >= 5
 
     wait_until(victim_busy, nodes)
+    time.sleep(1.2)  # between two of its writes: rows wait in its memory
     victim.proc.send_signal(signal.SIGKILL)
     assert victim.wait() == -signal.SIGKILL
     assert [n.wait() for n in survivors] == [0, 0], "\n".join(n.log[-3000:] for n in survivors)
 
     rows = assert_all_stored_once(database_url, truth)
-    # What the victim held when it died ran again elsewhere (at most one per request in
-    # flight, CONCURRENT_REQUESTS=2); the upsert kept one row each.
-    assert sum(r["writes"] for r in rows.values()) - len(rows) <= 2
+    # What the victim held when it died ran again elsewhere, and only that: every extra
+    # write is a request that came back; the upsert kept one row each.
+    client = redis.Redis.from_url(redis_url)
+    requeued = int(client.hget("cluster:{kill}:meta", "requeued") or 0)
+    assert requeued >= 1
+    assert sum(r["writes"] for r in rows.values()) - len(rows) <= requeued
     _, items = fetches(sb, truth)
     assert min(items.values()) >= 1
-    client = redis.Redis.from_url(redis_url)
-    assert int(client.hget("cluster:{kill}:meta", "requeued") or 0) >= 1
-    assert sum(n.stats.get("progress/done", 0) for n in survivors) < len(truth["items"])
+    # Rows keep the node that wrote them first: the victim's own writes survived it.
+    assert any(r["node"] == victim.name for r in rows.values())
 
 
 def test_a_late_node_takes_a_share(catalog, redis_url, database_url, tmp_path):

@@ -3,13 +3,16 @@
 Run with the project's `crawl` command: `scrapy crawl catalog -a base_url=...
 -s SPIDER_MODULES=tests.spiders.catalog_spider`. With DATABASE_URL set, items are upserted
 into PostgreSQL as each one passes the pipeline (committed before the request is acked), and
-`writes` counts how often each item was written, so a test sees work done twice.
+`writes` counts how often each item was written, so a test sees work done twice. With
+CATALOG_FLUSH_SECONDS the pipeline keeps rows in memory and writes them in batches, as a
+COPY pipeline does.
 """
 
 from __future__ import annotations
 
 import psycopg
 import scrapy
+from scrapy.utils.asyncio import create_looping_call
 
 from crawlers import outcomes
 from crawlers.db import connect
@@ -32,16 +35,24 @@ ON CONFLICT (id) DO UPDATE SET writes = catalog_items.writes + 1
 class CatalogPipeline:
     """Idempotent writes: an item is stored once however often its request runs."""
 
-    def __init__(self, url: str, node: str):
+    def __init__(self, url: str, node: str, flush_seconds: float):
         self.url = url
         self.node = node
+        self.flush_seconds = flush_seconds
         self.conn: psycopg.Connection | None = None
+        self.rows: list[tuple] = []
+        self.timer = None
 
     @classmethod
     def from_crawler(cls, crawler):
         from crawlers.jobs import node_id
 
-        return cls(crawler.settings.get("DATABASE_URL"), node_id(crawler.settings))
+        settings = crawler.settings
+        return cls(
+            settings.get("DATABASE_URL"),
+            node_id(settings),
+            settings.getfloat("CATALOG_FLUSH_SECONDS", 0),
+        )
 
     def open_spider(self):
         if self.url:
@@ -50,15 +61,29 @@ class CatalogPipeline:
             with self.conn.transaction():
                 self.conn.execute("SELECT pg_advisory_xact_lock(7321)")
                 self.conn.execute(SCHEMA)
+            if self.flush_seconds:
+                self.timer = create_looping_call(self.flush)
+                self.timer.start(self.flush_seconds, now=False)
 
     def close_spider(self):
+        if self.timer is not None:
+            self.timer.stop()
         if self.conn is not None:
+            self.flush()
             self.conn.close()
 
     def process_item(self, item):
         if self.conn is not None:
-            self.conn.execute(UPSERT, (item["id"], item["name"], item["price"], self.node))
+            self.rows.append((item["id"], item["name"], item["price"], self.node))
+            if not self.flush_seconds:
+                self.flush()
         return item
+
+    def flush(self):
+        rows, self.rows = self.rows, []
+        if rows:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                cur.executemany(UPSERT, rows)
 
 
 class CatalogSpider(scrapy.Spider):
