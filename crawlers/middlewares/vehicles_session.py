@@ -5,7 +5,8 @@ a shared queue, be run by another node, or outlive the session they were made in
 process logs in by itself, on its first request (a browser login, vehicles_login.py), and
 again when the portal says the session is gone (a 302 to the login or licence page, a 401,
 a 403 from the API). One login at a time, whatever the number of requests that noticed;
-the failed request is then sent again under the new session.
+the failed request is then sent again under the new session. The session's requests in
+flight are kept under the limit its 429s reveal (vehicles_inflight.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 from scrapy.exceptions import IgnoreRequest
 
 from crawlers.errors import EXIT_FAILED, stop_crawl
+from crawlers.middlewares.vehicles_inflight import InFlightLimit
 from crawlers.middlewares.vehicles_login import (
     LOGIN_META,
     BrowserLogin,
@@ -30,11 +32,12 @@ logger = logging.getLogger(__name__)
 
 GENERATION = "vehicles_session"
 RENEWALS = "vehicles_session_renewals"
+IN_FLIGHT = "vehicles_in_flight"
 REDIRECTS = {301, 302, 303, 307, 308}
 
 
 class VehicleSessionMiddleware:
-    def __init__(self, crawler, login: BrowserLogin, renewals: int):
+    def __init__(self, crawler, login: BrowserLogin, renewals: int, in_flight: int):
         self.crawler = crawler
         self.login = login
         self.renewals = renewals
@@ -44,6 +47,7 @@ class VehicleSessionMiddleware:
         self.session: PortalSession | None = None
         self.lock = asyncio.Lock()
         self.fatal: str | None = None
+        self.in_flight = InFlightLimit(in_flight)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -61,7 +65,12 @@ class VehicleSessionMiddleware:
                 backoff_max=s.getfloat("RETRY_BACKOFF_MAX", 30.0),
             ),
         )
-        return cls(crawler, login, s.getint("VEHICLES_SESSION_RENEWALS", 3))
+        return cls(
+            crawler,
+            login,
+            s.getint("VEHICLES_SESSION_RENEWALS", 3),
+            s.getint("CONCURRENT_REQUESTS", 16),
+        )
 
     def _ours(self, request) -> bool:
         return not request.meta.get(LOGIN_META) and urlsplit(request.url).netloc == self.netloc
@@ -69,8 +78,14 @@ class VehicleSessionMiddleware:
     async def process_request(self, request):
         if not self._ours(request):
             return None
+        await self.in_flight.enter()
+        request.meta[IN_FLIGHT] = True
         if self.session is None:
-            await self._renew(None)
+            try:
+                await self._renew(None)
+            except IgnoreRequest:
+                await self._leave(request, too_many=False)
+                raise
         session = self.session
         request.meta["dont_merge_cookies"] = True
         request.meta[GENERATION] = session.generation
@@ -81,7 +96,10 @@ class VehicleSessionMiddleware:
         return None
 
     async def process_response(self, request, response):
-        if not self._ours(request) or not self._session_gone(request, response):
+        if not self._ours(request):
+            return response
+        await self._leave(request, too_many=response.status == 429)
+        if not self._session_gone(request, response):
             return response
         self.crawler.stats.inc_value("vehicles/session_gone")
         renewals = request.meta.get(RENEWALS, 0)
@@ -91,6 +109,15 @@ class VehicleSessionMiddleware:
         again = request.replace(dont_filter=True)
         again.meta[RENEWALS] = renewals + 1
         return again
+
+    async def process_exception(self, request, exception):
+        if self._ours(request):
+            await self._leave(request, too_many=False)
+
+    async def _leave(self, request, too_many: bool) -> None:
+        if request.meta.pop(IN_FLIGHT, False):
+            await self.in_flight.leave(too_many)
+            self.crawler.stats.set_value("vehicles/in_flight_limit", self.in_flight.limit)
 
     def _session_gone(self, request, response) -> bool:
         if response.status == 401:

@@ -20,7 +20,6 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import scrapy
-from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 
@@ -31,9 +30,8 @@ from crawlers.items import VehicleItem
 from crawlers.middlewares.vehicles_session import VehicleSessionMiddleware
 from crawlers.pipelines.pdfs import PdfDownload, PdfPipeline, pdf_problem, saved_pdf
 
-# Inventory pages first (the total and the work become known early), then the PDFs of
-# vehicles already started, then new vehicles: few vehicles are half done at any time.
-PRIORITY_INVENTORY, PRIORITY_PDF, PRIORITY_VEHICLE = 30, 20, 10
+# Inventory pages first: the total and the work become known early.
+PRIORITY_INVENTORY, PRIORITY_VEHICLE = 30, 10
 
 
 class VehiclesSpider(scrapy.Spider):
@@ -119,7 +117,9 @@ class VehiclesSpider(scrapy.Spider):
             errback=self.inventory_failed,
             cb_kwargs={"page": page, "walk": walk},
             priority=PRIORITY_INVENTORY,
-            dont_filter=True,
+            # The first walk's pages go through a shared duplicate filter, so that every
+            # node's start() queues the walk once; later walks repeat those URLs.
+            dont_filter=walk > 1,
         )
 
     def parse_inventory(self, response, page: int, walk: int):
@@ -192,7 +192,7 @@ class VehiclesSpider(scrapy.Spider):
         yield self._vehicle_request(item)
 
     # -- one vehicle: its page, then its PDF --------------------------------------------
-    def _vehicle_request(self, item: VehicleItem, refreshes: int = 0) -> scrapy.Request:
+    def _vehicle_request(self, item: VehicleItem) -> scrapy.Request:
         meta = {"handle_httpstatus_list": [404]}
         if self.browser_pages:
             # The login's context holds the session cookies.
@@ -201,75 +201,81 @@ class VehiclesSpider(scrapy.Spider):
             f"{self.base_url}/vehicle/{quote(item.ref)}",
             callback=self.parse_vehicle,
             errback=self.vehicle_failed,
-            cb_kwargs={"item": item, "refreshes": refreshes},
+            cb_kwargs={"item": item},
             meta=meta,
             priority=PRIORITY_VEHICLE,
-            # A shared dupefilter (several nodes) lets each vehicle start once; a new
-            # report link is fetched on purpose.
-            dont_filter=refreshes > 0,
         )
 
-    def parse_vehicle(self, response, item: VehicleItem, refreshes: int):
-        if response.status == 404:
-            yield from self._failed(item, "not_found")
-            return
-        page = vehicle_page(response.text)
-        if not page.report_url:
-            yield from self._failed(item, "no_report_link")
-            return
-        for name, value in page.fields().items():
-            if getattr(item, name) in (None, "") and value not in (None, ""):
-                setattr(item, name, value)
-        yield scrapy.Request(
-            response.urljoin(page.report_url),
-            # The Content-Length must be the PDF's own length to tell a short body.
-            headers={"Accept": "application/pdf", "Accept-Encoding": "identity"},
-            callback=self.parse_pdf,
-            errback=self.vehicle_failed,
-            cb_kwargs={"item": item, "refreshes": refreshes},
-            meta={"handle_httpstatus_list": [403, 404]},
-            priority=PRIORITY_PDF,
-            dont_filter=True,
-        )
-
-    def parse_pdf(self, response, item: VehicleItem, refreshes: int):
-        if response.status == 404:
-            yield from self._failed(item, "not_found")
-            return
-        if response.status == 403:
-            # The link is signed for the session it was made in: after a new login, or
-            # when it went stale, only the vehicle page can give a new one.
-            if refreshes < self.link_refreshes:
-                self.crawler.stats.inc_value("vehicles/report_link_refreshed")
-                yield self._vehicle_request(item, refreshes + 1)
-            else:
-                yield from self._failed(item, "pdf_forbidden")
-            return
-        length = response.headers.get(b"Content-Length")
-        expected = int(length) if length and length.isdigit() else None
-        problem = pdf_problem(response.body, item.ref, item.vin, expected)
-        if problem is None:
-            yield PdfDownload(item, response.body, expected)
-            return
-        self.crawler.stats.inc_value(f"vehicles/pdf_rejected/{problem}")
-        again = get_retry_request(
-            response.request, spider=self, reason=problem, max_retry_times=self.pdf_retries
-        )
-        if again is not None:
-            yield again
+    async def parse_vehicle(self, response, item: VehicleItem):
+        try:
+            outcome = await self._report(response, item)
+        except IgnoreRequest as exc:
+            outcome = self._ignored_reason(exc)
+        except Exception as exc:  # a network error the retries did not get past
+            outcome = outcomes.clean_reason(type(exc).__name__)
+        if isinstance(outcome, PdfDownload):
+            yield outcome
         else:
-            yield from self._failed(item, problem)
+            for output in self._failed(item, outcome):
+                yield output
+
+    async def _report(self, response, item: VehicleItem) -> PdfDownload | str:
+        """The vehicle's checked PDF, or why there is none.
+
+        The PDF is fetched here rather than queued: its link is signed for this process's
+        session, and a queued request may run on another node, or after a new login.
+        """
+        problem = "pdf_forbidden"
+        for refresh in range(self.link_refreshes + 1):
+            if refresh:
+                # A 403: the link went stale (a new login); the page gives a new one.
+                self.crawler.stats.inc_value("vehicles/report_link_refreshed")
+                response = await self.crawler.engine.download_async(self._vehicle_request(item))
+            if response.status != 200:
+                return "not_found" if response.status == 404 else f"http_{response.status}"
+            page = vehicle_page(response.text)
+            if not page.report_url:
+                return "no_report_link"
+            for name, value in page.fields().items():
+                if getattr(item, name) in (None, "") and value not in (None, ""):
+                    setattr(item, name, value)
+            pdf_request = scrapy.Request(
+                response.urljoin(page.report_url),
+                # The Content-Length must be the PDF's own length to tell a short body.
+                headers={"Accept": "application/pdf", "Accept-Encoding": "identity"},
+                dont_filter=True,
+            )
+            for _ in range(self.pdf_retries + 1):
+                pdf = await self.crawler.engine.download_async(pdf_request)
+                if pdf.status == 403:
+                    problem = "pdf_forbidden"
+                    break
+                if pdf.status != 200:
+                    return "not_found" if pdf.status == 404 else f"http_{pdf.status}"
+                length = pdf.headers.get(b"Content-Length")
+                expected = int(length) if length and length.isdigit() else None
+                problem = pdf_problem(pdf.body, item.ref, item.vin, expected)
+                if problem is None:
+                    return PdfDownload(item, pdf.body, expected)
+                self.crawler.stats.inc_value(f"vehicles/pdf_rejected/{problem}")
+            else:
+                return problem
+        return problem
 
     def vehicle_failed(self, failure):
         yield from self._failed(failure.request.cb_kwargs["item"], self._reason(failure))
 
-    @staticmethod
-    def _reason(failure) -> str:
+    @classmethod
+    def _reason(cls, failure) -> str:
         if failure.check(HttpError):
             return f"http_{failure.value.response.status}"
         if failure.check(IgnoreRequest):
-            return "session_lost" if "session lost" in str(failure.value) else "login_failed"
+            return cls._ignored_reason(failure.value)
         return outcomes.clean_reason(type(failure.value).__name__)
+
+    @staticmethod
+    def _ignored_reason(exc: IgnoreRequest) -> str:
+        return "session_lost" if "session lost" in str(exc) else "login_failed"
 
     def _failed(self, item: VehicleItem, reason: str, reserved: bool = True):
         item.status, item.reason = "failed", reason
