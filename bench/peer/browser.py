@@ -72,6 +72,8 @@ async def crawl(args: argparse.Namespace) -> dict:
 
     urls = [u for u in Path(args.urls).read_text().split() if u]
     stats = await crawler.run([Request.from_url(u) for u in urls])
+    if args.items:
+        await crawler.export_data(args.items)  # a Crawlee crawl's usual way to a file
     return {
         **counts,
         "requests_finished": stats.requests_finished,
@@ -83,6 +85,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--urls", required=True, help="one URL a line")
     p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--items", help="export the items here at the end (.json)")
     p.add_argument("--summary", help="write pages/items/failures as JSON here")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO)

@@ -1,13 +1,15 @@
-"""The peer's plain-HTTP listing crawl: Crawlee's ParselCrawler doing `businesses`' work.
+"""The peer's plain-HTTP listing crawl: Crawlee's HttpCrawler doing `businesses`' work.
 
 Run with the peer's own interpreter (`.bench/peer-venv/bin/python`, see requirements.txt):
     python bench/peer/listing.py --base-url URL --targets FILE --concurrency 64 --summary OUT
 
 Same work as `scrapy crawl businesses -a targets_file=FILE`: page 1 of every search, then
-each next page while the page has results; the organic cards parsed with the project's own
-card extraction (crawlers/extraction/businesses.py) on the crawler's own parsed selector,
-cards repeated across the pages of one search skipped, each business stored once (as our
-dedupe pipeline does) as an item.
+each next page while the page has results; every page parsed once by the project's own
+extraction (`parse_results` of crawlers/extraction/businesses.py, lxml in one pass), cards
+repeated across the pages of one search skipped, each business stored once (as our dedupe
+pipeline does) as an item, the items exported to a file at the end.
+HttpCrawler rather than ParselCrawler: ParselCrawler parses every page with parsel before
+the handler runs, a second parse our spider does not do.
 Peer settings: concurrency pinned (min = desired = max = --concurrency, so autoscaling
 cannot go below it), in-memory storage (MemoryStorageClient), default HTTP client.
 """
@@ -21,15 +23,14 @@ import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from urllib.parse import urljoin
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project, for the extraction
 
 from crawlee import ConcurrencySettings, Request
-from crawlee.crawlers import ParselCrawler, ParselCrawlingContext
+from crawlee.crawlers import HttpCrawler, HttpCrawlingContext
 from crawlee.storage_clients import MemoryStorageClient
 
-from crawlers.extraction.businesses import parse_card, search_url
+from crawlers.extraction.businesses import parse_results, search_url
 
 
 def read_targets(path: str) -> list[tuple[str, str]]:
@@ -43,7 +44,7 @@ def read_targets(path: str) -> list[tuple[str, str]]:
 
 async def crawl(args: argparse.Namespace) -> dict:
     c = args.concurrency
-    crawler = ParselCrawler(
+    crawler = HttpCrawler(
         concurrency_settings=ConcurrencySettings(
             min_concurrency=c, desired_concurrency=c, max_concurrency=c
         ),
@@ -55,33 +56,27 @@ async def crawl(args: argparse.Namespace) -> dict:
     counts = {"pages": 0, "items": 0}
 
     @crawler.router.default_handler
-    async def results_page(context: ParselCrawlingContext) -> None:
+    async def results_page(context: HttpCrawlingContext) -> None:
         target = context.request.user_data["target"]
-        url = context.request.url
-        sel = context.selector
+        body = await context.http_response.read()
+        result = parse_results(body.decode("utf-8"), context.request.url)
         counts["pages"] += 1
         kept = seen.setdefault(target, set())
-        found = 0
-        for card in sel.css("div.search-results.organic div.result[data-ypid]"):
-            listing = parse_card(card, url)
-            if listing is None:
-                continue
-            found += 1
+        terms, location = target.split("\t")
+        for listing in result.listings:
             if listing.ypid in kept:
                 continue
             kept.add(listing.ypid)
             if listing.ypid in stored:
                 continue
             stored.add(listing.ypid)
-            terms, location = target.split("\t")
             await context.push_data(
                 {**asdict(listing), "search_terms": terms, "search_location": location}
             )
             counts["items"] += 1
-        href = sel.css("a.next.ajax-page::attr(href)").get()
-        if href and found:
+        if result.next_url and result.listings:
             await context.add_requests(
-                [Request.from_url(urljoin(url, href.strip()), user_data={"target": target})]
+                [Request.from_url(result.next_url, user_data={"target": target})]
             )
 
     start = [
@@ -91,6 +86,8 @@ async def crawl(args: argparse.Namespace) -> dict:
         for terms, location in read_targets(args.targets)
     ]
     stats = await crawler.run(start)
+    if args.items:
+        await crawler.export_data(args.items)  # a Crawlee crawl's usual way to a file
     return {
         **counts,
         "requests_finished": stats.requests_finished,
@@ -103,6 +100,7 @@ def main() -> int:
     p.add_argument("--base-url", required=True)
     p.add_argument("--targets", required=True, help="search terms<TAB>City, ST a line")
     p.add_argument("--concurrency", type=int, default=64)
+    p.add_argument("--items", help="export the items here at the end (.json)")
     p.add_argument("--summary", help="write pages/items/failures as JSON here")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO)
