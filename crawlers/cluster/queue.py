@@ -127,6 +127,19 @@ return 1
 """
 )
 
+# KEYS: queue requests prio leases owners. ARGV: ids. Forgets handled requests (wherever
+# they are: a lease that expired meanwhile put its request back in the queue).
+_ACK = """
+for i = 1, #ARGV do
+  redis.call('ZREM', KEYS[4], ARGV[i])
+  redis.call('ZREM', KEYS[1], ARGV[i])
+  redis.call('HDEL', KEYS[5], ARGV[i])
+  redis.call('HDEL', KEYS[2], ARGV[i])
+  redis.call('HDEL', KEYS[3], ARGV[i])
+end
+return 1
+"""
+
 # KEYS: queue prio leases owners. ARGV: ids. Puts leased requests back at once.
 _RELEASE = """
 for i = 1, #ARGV do
@@ -220,6 +233,7 @@ class LeasedQueue:
                 "see": _SEE,
                 "claim": _CLAIM,
                 "renew": _RENEW,
+                "ack": _ACK,
                 "release": _RELEASE,
                 "status": _STATUS,
                 "done": _DONE,
@@ -276,13 +290,9 @@ class LeasedQueue:
 
     def ack(self, ids: list[str]) -> None:
         """These requests are fully handled: forget them (their fingerprints stay seen)."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.zrem(self.keys["leases"], *ids)
-        pipe.zrem(self.keys["queue"], *ids)
-        pipe.hdel(self.keys["owners"], *ids)
-        pipe.hdel(self.keys["requests"], *ids)
-        pipe.hdel(self.keys["prio"], *ids)
-        pipe.execute()
+        self._scripts["ack"](
+            keys=self._k("queue", "requests", "prio", "leases", "owners"), args=ids
+        )
 
     def renew(self, ids: list[str]) -> None:
         """Extend this node's liveness and the leases it holds."""
