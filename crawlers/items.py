@@ -27,7 +27,7 @@ class VehicleItem:
 class DealItem:
     origin: str
     destination: str
-    destination_id: str = ""  # from the flights link: an IATA code (or a /m/ id)
+    destination_id: str = ""  # from the flights link (IATA code or /m/ id), else the name
     price: float | None = None
     currency: str = "USD"
     outbound_date: str = ""

@@ -52,7 +52,7 @@ _SPACES = re.compile(r"\s+")
 @dataclass
 class ExploreCard:
     destination: str
-    destination_id: str  # the flights link's destination: an IATA code or a /m/ id
+    destination_id: str  # the flights link's destination (an IATA code or a /m/ id), or ""
     price: float
     currency: str
     outbound_date: str
@@ -137,7 +137,9 @@ def parse_card(node: Selector, currency: str = "USD") -> ExploreCard | None:
     href = node.css('a[href^="/travel/flights?tfs="]::attr(href)').get("")
     duration = text(node.css(".ogfYpf span[role=text]::attr(aria-label)").get(""))
     destination_id = flights_destination(href)
-    if not (name and price is not None and dates and href and destination_id):
+    # The destination code is a bonus: a link whose tfs is not the schema we know still
+    # leads to the flights, and the name identifies the destination.
+    if not (name and price is not None and dates and href):
         return None
     return ExploreCard(
         destination=name,

@@ -290,6 +290,7 @@ class DealsSpider(scrapy.Spider):
         name = self.region_names[region_id]
         for card in page.cards:
             deal = asdict(card)
+            deal["destination_id"] = card.destination_id or card.destination
             deal["regions"] = [name]
             deal["flights_url"] = urljoin(self.base_url + "/", card.flights_url)
             self.found[origin].append(deal)

@@ -97,6 +97,12 @@ def test_card_with_thousands_unpadded_base64_and_non_ascii_name():
     assert card.duration == "11 hr 5 min"
 
 
+def test_card_whose_link_is_not_our_schema_keeps_its_name():
+    page = ex.parse_explore(GOOGLE_LIKE_CARD.format(tfs="CgNmb28"))
+    (card,) = page.cards
+    assert card.destination_id == "" and card.destination == "Z\u00fcrich"
+
+
 def test_card_missing_its_dates_is_counted_not_guessed():
     html = GOOGLE_LIKE_CARD.replace("CjRIUlh2ZjoyMDI3LTAyLTE0XzIwMjctMDItMjE", "bm9wZQ")
     page = ex.parse_explore(html.format(tfs="x"))
