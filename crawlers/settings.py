@@ -128,6 +128,8 @@ BUSINESSES_MAX_PAGES = 100  # results pages read per search at most
 BUSINESSES_WAIT_FOR_LEASES = True  # stay while other nodes hold targets (to take over)
 BUSINESSES_DB_BATCH = 200  # PostgreSQL upserts per transaction
 BUSINESSES_DB_FLUSH_SECONDS = 0.2  # or sooner, after this long
+# How long a node keeps trying an unreachable ledger or database before it stops (exit 1).
+BUSINESSES_STORE_WAIT = 300
 
 # --- emails (README: emails) ---------------------------------------------------------------
 EMAILS_MAX_DEPTH = 3  # links followed from a start URL

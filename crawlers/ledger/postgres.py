@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import psycopg
+
 from crawlers.db import connect
 from crawlers.ledger.model import DONE, FAILED, IN_PROGRESS, LedgerStatus, StateCounts, Target
 from crawlers.outcomes import clean_reason
@@ -38,6 +40,7 @@ HELD = " WHERE id = ANY(%(ids)s) AND status = 'in_progress' AND lease_owner = %(
 
 class PostgresLedger:
     def __init__(self, url: str):
+        self.url = url
         self.db = connect(url, autocommit=True)
         # Several nodes may create the schema at once: serialise on an advisory lock.
         with self.db.transaction():
@@ -46,6 +49,19 @@ class PostgresLedger:
 
     def close(self) -> None:
         self.db.close()
+
+    def _execute(self, sql: str, params: dict | None = None) -> psycopg.Cursor:
+        """One statement; on a lost connection (server restart, idle timeout), one more try
+        on a new one. Every statement here is its own transaction and safe to repeat: a
+        claim whose answer was lost leaves targets leased to nobody working on them, and
+        they come back when the lease expires."""
+        try:
+            return self.db.execute(sql, params)
+        except psycopg.OperationalError:
+            if not self.db.broken:
+                raise
+        self.db = connect(self.url, autocommit=True)
+        return self.db.execute(sql, params)
 
     def generate(self, targets: Iterable[Target]) -> int:
         with self.db.transaction():
@@ -70,7 +86,7 @@ class PostgresLedger:
     ) -> list[Target]:
         if limit <= 0:
             return []
-        rows = self.db.execute(
+        rows = self._execute(
             f"""UPDATE business_targets
             SET status = 'in_progress', lease_owner = %(node)s, attempts = attempts + 1,
                 lease_until = now() + make_interval(secs => %(lease)s)
@@ -86,7 +102,7 @@ class PostgresLedger:
     def renew(self, node: str, ids: Sequence[int], lease_seconds: float) -> set[int]:
         if not ids:
             return set()
-        rows = self.db.execute(
+        rows = self._execute(
             "UPDATE business_targets SET lease_until = now() + make_interval(secs => %(lease)s)"
             f"{HELD} RETURNING id",
             {"lease": lease_seconds, "ids": list(ids), "node": node},
@@ -94,7 +110,7 @@ class PostgresLedger:
         return {r[0] for r in rows}
 
     def _end(self, node, target_id, status, reason, accepted, rejected, pages) -> bool:
-        cur = self.db.execute(
+        cur = self._execute(
             "UPDATE business_targets SET status = %(status)s, reason = %(reason)s,"
             " accepted = %(accepted)s, rejected = %(rejected)s, pages = %(pages)s,"
             f" lease_owner = NULL, lease_until = NULL, finished_at = now(){HELD}",
@@ -119,7 +135,7 @@ class PostgresLedger:
     def release(self, node: str, ids: Sequence[int]) -> int:
         if not ids:
             return 0
-        cur = self.db.execute(
+        cur = self._execute(
             "UPDATE business_targets SET status = 'planned', lease_owner = NULL,"
             f" lease_until = NULL, attempts = greatest(attempts - 1, 0){HELD}",
             {"ids": list(ids), "node": node},
@@ -134,20 +150,20 @@ class PostgresLedger:
             clauses.append("(status = 'in_progress' AND lease_until < now())")
         if not clauses:
             return 0
-        cur = self.db.execute(
+        cur = self._execute(
             "UPDATE business_targets SET status = 'planned', reason = '', lease_owner = NULL,"
             f" lease_until = NULL, finished_at = NULL WHERE {' OR '.join(clauses)}"
         )
         return cur.rowcount
 
     def pending(self, states: Sequence[str] | None = None) -> int:
-        return self.db.execute(
+        return self._execute(
             f"SELECT count(*) FROM business_targets WHERE {CLAIMABLE}{SCOPE}",
             {"states": _arr(states)},
         ).fetchone()[0]
 
     def leased_by_others(self, node: str, states: Sequence[str] | None = None) -> int:
-        return self.db.execute(
+        return self._execute(
             "SELECT count(*) FROM business_targets WHERE status = 'in_progress'"
             f" AND lease_until >= now() AND lease_owner <> %(node)s{SCOPE}",
             {"node": node, "states": _arr(states)},
@@ -156,7 +172,7 @@ class PostgresLedger:
     def status(self, states: Sequence[str] | None = None, window: float = 900.0) -> LedgerStatus:
         params = {"states": _arr(states), "window": window}
         per_state: dict[str, StateCounts] = {}
-        rows = self.db.execute(
+        rows = self._execute(
             "SELECT state, status, count(*), count(*) FILTER (WHERE lease_until < now()),"
             " sum(accepted), sum(rejected) FROM business_targets"
             f" WHERE true{SCOPE} GROUP BY state, status",
@@ -169,13 +185,13 @@ class PostgresLedger:
                 counts.stuck += stuck
             counts.accepted += accepted or 0
             counts.rejected += rejected or 0
-        recent = self.db.execute(
+        recent = self._execute(
             "SELECT count(*) FROM business_targets"
             f" WHERE finished_at >= now() - make_interval(secs => %(window)s){SCOPE}",
             params,
         ).fetchone()[0]
         reasons = dict(
-            self.db.execute(
+            self._execute(
                 f"SELECT reason, count(*) FROM business_targets WHERE status = '{FAILED}'"
                 f"{SCOPE} GROUP BY reason ORDER BY 2 DESC",
                 params,

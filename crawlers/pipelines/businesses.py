@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.extensions.feedexport import FileFeedStorage
@@ -31,6 +33,10 @@ class UnbufferedFileFeedStorage(FileFeedStorage):
     def open(self, spider):
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         return Path(self.path).open(self.write_mode, buffering=0)
+
+
+class StoreError(RuntimeError):
+    """Businesses that could not be written: their target fails (store_error)."""
 
 
 class RejectedListing(DropItem):
@@ -194,14 +200,16 @@ class BusinessPostgresPipeline:
     """Upserts in batches; an item counts as processed only once its batch is committed,
     so the spider marks a target done only when its businesses are really stored."""
 
-    def __init__(self, crawler, url: str, batch_size: int, interval: float):
+    def __init__(self, crawler, url: str, batch_size: int, interval: float, wait: float):
         self.stats = crawler.stats
         self.url = url
         self.batch_size = batch_size
         self.interval = interval
+        self.wait = wait
         self.rows: list[tuple] = []
         self.batch: asyncio.Future | None = None
         self.timer: asyncio.TimerHandle | None = None
+        self.writing: set[asyncio.Future] = set()
         self.db = None
 
     @classmethod
@@ -214,6 +222,7 @@ class BusinessPostgresPipeline:
             url,
             crawler.settings.getint("BUSINESSES_DB_BATCH", 200),
             crawler.settings.getfloat("BUSINESSES_DB_FLUSH_SECONDS", 0.2),
+            crawler.settings.getfloat("BUSINESSES_STORE_WAIT", 300),
         )
 
     def open_spider(self):
@@ -242,21 +251,52 @@ class BusinessPostgresPipeline:
             self.timer = None
         rows, batch = self.rows, self.batch
         self.rows, self.batch = [], None
-        if not rows:
-            return
+        if rows and batch is not None:
+            self.writing.add(batch)
+            batch.add_done_callback(self.writing.discard)
+            self._write(rows, batch, time.monotonic(), 0)
+
+    def _write(self, rows: list[tuple], batch: asyncio.Future, since: float, attempt: int):
+        try:
+            self._upsert(rows)
+        except (psycopg.OperationalError, ConfigError) as exc:
+            # The server is down or restarting: the items wait (their targets stay open and
+            # leased) and the batch is tried again, up to BUSINESSES_STORE_WAIT.
+            if time.monotonic() - since < self.wait:
+                self.stats.inc_value("businesses/store_retries")
+                delay = min(5.0, 0.5 * 2**attempt)
+                loop = asyncio.get_running_loop()
+                loop.call_later(delay, self._write, rows, batch, since, attempt + 1)
+                return
+            self._failed(rows, batch, exc)
+        except psycopg.Error as exc:
+            self._failed(rows, batch, exc)
+        else:
+            self.stats.inc_value("businesses/stored", len(rows))
+            if not batch.done():
+                batch.set_result(None)
+
+    def _failed(self, rows: list[tuple], batch: asyncio.Future, exc: Exception) -> None:
+        self.stats.inc_value("businesses/store_errors", len(rows))
+        if not batch.done():
+            text = str(exc).strip()
+            first = text.splitlines()[0][:200] if text else type(exc).__name__
+            batch.set_exception(StoreError(f"storing businesses failed: {first}"))
+
+    def _upsert(self, rows: list[tuple]) -> None:
+        if self.db is None or self.db.broken or self.db.closed:
+            self.db = connect(self.url, autocommit=True)
         try:
             with self.db.transaction(), self.db.cursor() as cur:
                 cur.executemany(UPSERT, rows)
-        except Exception as exc:
-            self.stats.inc_value("businesses/store_errors", len(rows))
-            if batch is not None and not batch.done():
-                batch.set_exception(RuntimeError(f"storing businesses failed: {exc}"))
-            return
-        self.stats.inc_value("businesses/stored", len(rows))
-        if batch is not None and not batch.done():
-            batch.set_result(None)
+        except psycopg.OperationalError:
+            if self.db.broken:
+                self.db.close()
+            raise
 
-    def close_spider(self):
+    async def close_spider(self):
         self._flush()
+        if self.writing:
+            await asyncio.wait(list(self.writing))
         if self.db is not None:
             self.db.close()

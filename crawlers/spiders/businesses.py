@@ -11,8 +11,11 @@ targets back; a killed node's leases expire and another node claims them.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from dataclasses import dataclass, field
 
+import psycopg
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
@@ -21,7 +24,7 @@ from twisted.internet import error as net_errors
 from twisted.internet.task import LoopingCall
 
 from crawlers import outcomes
-from crawlers.errors import ConfigError
+from crawlers.errors import EXIT_FAILED, ConfigError, stop_crawl
 from crawlers.extraction.businesses import Listing, UnparsablePage, parse_results, search_url
 from crawlers.items import BusinessItem
 from crawlers.jobs import node_id
@@ -31,6 +34,9 @@ from crawlers.ledger.regions import parse_states
 from crawlers.pipelines.businesses import RejectedListing
 
 logger = logging.getLogger(__name__)
+
+# What an unreachable or restarting ledger raises (crawlers.db.connect gives ConfigError).
+STORE_ERRORS = (psycopg.OperationalError, sqlite3.OperationalError, ConfigError)
 
 
 @dataclass
@@ -121,6 +127,9 @@ class BusinessesSpider(scrapy.Spider):
                 raise ConfigError(
                     f"the ledger has no targets{where}: run `scrapy targets generate` first"
                 )
+        self.store_wait = settings.getfloat("BUSINESSES_STORE_WAIT", 300)
+        self.store_down_since: float | None = None
+        self.unrecorded: dict[int, Run] = {}  # finished, but the ledger was unreachable
         self.planned = 0
         self.claimed = 0
         self.renewer = LoopingCall(self.renew_leases)
@@ -140,8 +149,16 @@ class BusinessesSpider(scrapy.Spider):
         free = self.in_flight - len(self.runs)
         if free <= 0 or (self.runs and free < self.claim_batch):
             return []
+        try:
+            claimed = self.source.claim(self.node, free, self.lease, self.states)
+        except STORE_ERRORS as exc:
+            self.store_failed("claim targets", exc)
+            return []
+        self.store_ok()
         requests = []
-        for target in self.source.claim(self.node, free, self.lease, self.states):
+        for target in claimed:
+            if target.id in self.runs:
+                continue  # its lease ran out while this node still works on it
             self.runs[target.id] = Run(target)
             self.claimed += 1
             if self.claimed > self.planned:  # a dead node's target, not counted at start
@@ -163,15 +180,40 @@ class BusinessesSpider(scrapy.Spider):
         )
 
     def renew_leases(self) -> None:
-        ids = list(self.runs)
+        ids = [*self.runs, *self.unrecorded]
         if not ids:
             return
-        held = self.source.renew(self.node, ids, self.lease)
+        try:
+            held = self.source.renew(self.node, ids, self.lease)
+        except STORE_ERRORS as exc:  # keep working; try again next round
+            self.store_failed("renew leases", exc)
+            return
+        self.store_ok()
         for target_id in set(ids) - held:
             # Another node took it over (this one stalled past its lease): leave it to them.
-            run = self.runs.pop(target_id)
+            run = self.runs.pop(target_id, None) or self.unrecorded.pop(target_id)
             logger.warning("businesses: lease lost on %s", run.target.label)
             self.crawler.stats.inc_value("businesses/leases_lost")
+        for run in list(self.unrecorded.values()):
+            self.record(run)
+
+    def store_failed(self, what: str, exc: Exception) -> None:
+        if self.store_down_since is None:
+            self.store_down_since = time.monotonic()
+        self.crawler.stats.inc_value("businesses/ledger_errors")
+        logger.warning("businesses: could not %s: %s", what, first_line(exc))
+        if time.monotonic() - self.store_down_since > self.store_wait:
+            stop_crawl(
+                self.crawler,
+                f"the ledger has been unreachable for {self.store_wait:g}s: {first_line(exc)}",
+                reason="ledger_unreachable",
+                exit_code=EXIT_FAILED,
+            )
+
+    def store_ok(self) -> None:
+        if self.store_down_since is not None:
+            logger.info("businesses: the ledger answers again")
+            self.store_down_since = None
 
     # -- pages ------------------------------------------------------------------------------
     def parse_page(self, response, target_id: int, page: int):
@@ -270,22 +312,33 @@ class BusinessesSpider(scrapy.Spider):
             return
         if self.runs.pop(run.target.id, None) is None:
             return
-        stats = self.crawler.stats
-        if run.failed:
-            ok = self.source.fail(
-                self.node, run.target.id, run.failed, run.accepted, run.rejected, run.pages
-            )
-            if ok:
-                outcomes.failed(stats, run.failed)
-        else:
-            ok = self.source.finish(self.node, run.target.id, run.accepted, run.rejected, run.pages)
-            if ok:
-                outcomes.done(stats)
-        if not ok:
-            logger.warning("businesses: lease lost before %s was recorded", run.target.label)
-            stats.inc_value("businesses/leases_lost")
+        self.record(run)
         for request in self.claim_more():
             self.crawler.engine.crawl(request)
+
+    def record(self, run: Run) -> None:
+        """Tell the ledger; if it cannot be reached, keep the lease and try again later."""
+        target = run.target
+        try:
+            if run.failed:
+                ok = self.source.fail(
+                    self.node, target.id, run.failed, run.accepted, run.rejected, run.pages
+                )
+            else:
+                ok = self.source.finish(self.node, target.id, run.accepted, run.rejected, run.pages)
+        except STORE_ERRORS as exc:
+            self.unrecorded[target.id] = run
+            self.store_failed(f"record {target.label}", exc)
+            return
+        self.store_ok()
+        self.unrecorded.pop(target.id, None)
+        if not ok:
+            logger.warning("businesses: lease lost before %s was recorded", target.label)
+            self.crawler.stats.inc_value("businesses/leases_lost")
+        elif run.failed:
+            outcomes.failed(self.crawler.stats, run.failed)
+        else:
+            outcomes.done(self.crawler.stats)
 
     # -- lifecycle -------------------------------------------------------------------------
     def spider_idle(self, spider):
@@ -296,12 +349,21 @@ class BusinessesSpider(scrapy.Spider):
                 run.failed = run.failed or "stalled"
                 run.last_page, run.pending = True, 0
             self.maybe_finish(run)
+        for run in list(self.unrecorded.values()):
+            self.record(run)
         requests = self.claim_more()
         for request in requests:
             self.crawler.engine.crawl(request)
-        if requests:
+        if requests or self.unrecorded or self.store_down_since is not None:
+            # Work to do, or the ledger is unreachable: look again at the next heartbeat
+            # (store_failed() gives up after BUSINESSES_STORE_WAIT).
             raise DontCloseSpider
-        if self.wait_for_leases and self.source.leased_by_others(self.node, self.states):
+        try:
+            others = self.wait_for_leases and self.source.leased_by_others(self.node, self.states)
+        except STORE_ERRORS as exc:
+            self.store_failed("read the ledger", exc)
+            raise DontCloseSpider from None
+        if others:
             # Other nodes hold targets: stay until they finish them, or their leases expire
             # (a dead node) and this one takes them over. Checked at each engine heartbeat.
             raise DontCloseSpider
@@ -309,13 +371,34 @@ class BusinessesSpider(scrapy.Spider):
     def spider_closed(self, spider, reason):
         if self.renewer.running:
             self.renewer.stop()
+        for run in list(self.unrecorded.values()):
+            self.record(run)
         unfinished = list(self.runs)
-        if unfinished:
-            released = self.source.release(self.node, unfinished)
-            self.crawler.stats.set_value("businesses/targets_released", released)
-            logger.info("businesses: %d unfinished targets put back for later", released)
+        try:
+            if unfinished:
+                released = self.source.release(self.node, unfinished)
+                self.crawler.stats.set_value("businesses/targets_released", released)
+                logger.info("businesses: %d unfinished targets put back for later", released)
+        except STORE_ERRORS as exc:
+            logger.warning(
+                "businesses: could not put %d targets back (%s): they come back when their"
+                " leases expire",
+                len(unfinished),
+                first_line(exc),
+            )
+        if self.unrecorded:
+            logger.warning(
+                "businesses: %d finished targets could not be recorded: they come back when"
+                " their leases expire and are crawled again",
+                len(self.unrecorded),
+            )
         self.runs.clear()
         self.source.close()
+
+
+def first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def failure_reason(failure) -> str:

@@ -78,12 +78,13 @@ def run_targets(*args: str, env: dict) -> subprocess.CompletedProcess:
     )
 
 
-def generate(env: dict, tmp_path: Path) -> None:
+def generate(env: dict, tmp_path: Path) -> int:
     categories = tmp_path / "categories.txt"
     categories.write_text("\n".join(CATEGORIES.split(",")) + "\n")
     out = run_targets("generate", "--states", "DE", "--categories", str(categories), env=env)
     assert out.returncode == 0, out.stderr
-    assert "15 new" in out.stdout
+    assert out.stdout.startswith("targets: 15 new, 0 already there (5 cities x 3 categories)")
+    return 15
 
 
 def ledger_rows(env: dict) -> list[dict]:
@@ -161,7 +162,6 @@ def test_embedded_ledger_filter_failures_and_reset(sandbox_factory, crawl, tmp_p
         "BUSINESSES_FILTER_FILE": str(rules),
         "BUSINESSES_TARGETS_IN_FLIGHT": 4,
         "BUSINESSES_CLAIM_BATCH": 2,
-        "RETRY_TIMES": 2,
     }
     result = crawl("businesses", args={"states": "DE"}, settings=settings, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -266,17 +266,9 @@ def start_node(name: str, sb, env: dict, workdir: Path, settings: dict) -> subpr
 
 def slow_site_knobs():
     knobs = site_knobs()
-    knobs["businesses"].update(latency_ms=150, jitter_ms=30)
-    knobs["businesses"]["options"]["states"] = "DE,RI"
+    # Slow enough that a node is caught with targets in flight.
+    knobs["businesses"].update(latency_ms=300, jitter_ms=50)
     return knobs
-
-
-def generate_de_ri(env: dict, tmp_path: Path) -> int:
-    categories = tmp_path / "categories.txt"
-    categories.write_text("\n".join(CATEGORIES.split(",")) + "\n")
-    out = run_targets("generate", "--states", "DE,RI", "--categories", str(categories), env=env)
-    assert out.returncode == 0, out.stderr
-    return int(out.stdout.split()[1])
 
 
 def test_two_nodes_share_one_ledger_without_crawling_a_target_twice(
@@ -285,7 +277,7 @@ def test_two_nodes_share_one_ledger_without_crawling_a_target_twice(
     sb = sandbox_factory(["businesses"], knobs=slow_site_knobs())
     truth = sb.truth("businesses")
     env = {"DATABASE_URL": database_url}
-    total = generate_de_ri(env, tmp_path)
+    total = generate(env, tmp_path)
     node_settings = {"BUSINESSES_TARGETS_IN_FLIGHT": 3, "BUSINESSES_CLAIM_BATCH": 1}
     nodes = [start_node(n, sb, env, tmp_path / n, node_settings) for n in ("node-a", "node-b")]
     for proc in nodes:
@@ -308,7 +300,7 @@ def test_killed_node_targets_finish_on_another(sandbox_factory, tmp_path, databa
     sb = sandbox_factory(["businesses"], knobs=slow_site_knobs())
     truth = sb.truth("businesses")
     env = {"DATABASE_URL": database_url}
-    total = generate_de_ri(env, tmp_path)
+    total = generate(env, tmp_path)
     short_lease = {"BUSINESSES_LEASE_SECONDS": 3, "BUSINESSES_TARGETS_IN_FLIGHT": 3}
     victim = start_node("victim", sb, env, tmp_path / "victim", short_lease)
     held: list[int] = []
@@ -345,7 +337,7 @@ def test_ctrl_c_puts_unfinished_targets_back(sandbox_factory, tmp_path):
     sb = sandbox_factory(["businesses"], knobs=slow_site_knobs())
     truth = sb.truth("businesses")
     env = {"DATA_DIR": str(tmp_path / "data")}
-    total = generate_de_ri(env, tmp_path)
+    total = generate(env, tmp_path)
     feed = tmp_path / "data" / "businesses.jsonl"  # the default output
     settings = {"BUSINESSES_TARGETS_IN_FLIGHT": 4}
     first = start_node("first", sb, env, tmp_path / "first", settings)
@@ -393,3 +385,29 @@ def test_bad_input_is_one_line_and_exit_2(crawl, tmp_path, args, message):
     assert message in result.stderr
     assert "Traceback" not in result.log
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+
+
+def test_postgres_restart_mid_crawl_loses_nothing(
+    sandbox_factory, tmp_path, database_url, postgres_server
+):
+    """The node waits for the server, keeps its targets, and finishes the job itself."""
+    sb = sandbox_factory(["businesses"], knobs=slow_site_knobs())
+    truth = sb.truth("businesses")
+    env = {"DATABASE_URL": database_url}
+    total = generate(env, tmp_path)
+    node = start_node("first", sb, env, tmp_path / "first", {"BUSINESSES_TARGETS_IN_FLIGHT": 4})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and node.poll() is None:
+        if sum(r["status"] == "done" for r in ledger_rows(env)) >= 3:
+            break
+        time.sleep(0.2)
+    postgres_server.restart()
+    assert node.wait(240) == 0, (tmp_path / "first" / "log.txt").read_text()[-3000:]
+    log = (tmp_path / "first" / "log.txt").read_text()
+    assert "Traceback" not in log
+    stats = json.loads((tmp_path / "first" / "stats.json").read_text())
+    assert stats.get("businesses/store_retries", 0) + stats.get("businesses/ledger_errors", 0)
+    rows = ledger_rows(env)
+    assert len(rows) == total
+    assert {r["status"] for r in rows} == {"done"}
+    assert {r[0] for r in stored_businesses(database_url)} == set(truth["businesses"])
