@@ -8,6 +8,7 @@ label and the secret's first characters only, so a failure message leaks nothing
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,10 @@ class LeakScanner:
             if len(value) < MIN_SECRET:
                 raise ValueError(f"secret too short to scan for: {len(value)} characters")
             self.secrets.add(value)
+
+    def basic_auth(self, user: str, password: str) -> None:
+        """The password, and the Basic credentials an Authorization header would carry."""
+        self.secret(password, base64.b64encode(f"{user}:{password}".encode()).decode())
 
     def text(self, label: str, text: str) -> None:
         self.texts.append((label, text))

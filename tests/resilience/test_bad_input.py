@@ -1,0 +1,168 @@
+"""Invalid arguments and settings of every spider: one `error:` line, a non-zero exit, no
+traceback, no secret in the message, and nothing fetched."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.resilience.conftest import PORTAL_PASSWORD
+
+pytestmark = pytest.mark.integration
+
+DB_PASSWORD = "pw-Resil-db-4411"
+REDIS_PASSWORD = "pw-Resil-redis-9327"
+# Nothing listens on port 9: a spider that got past its checks fails to connect, which
+# these tests would see as a missing `error:` line or a zero exit.
+DEAD = "http://127.0.0.1:9"
+SPIDER_ENV = {
+    "vehicles": {
+        "VEHICLES_BASE_URL": DEAD,
+        "VEHICLES_USERNAME": "dealer",
+        "VEHICLES_PASSWORD": PORTAL_PASSWORD,
+    },
+    "deals": {"DEALS_BASE_URL": DEAD},
+    "businesses": {"BUSINESSES_BASE_URL": DEAD},
+    "emails": {},
+}
+SPIDER_ARGS = {
+    "vehicles": {},
+    "deals": {"origins": "PHX", "regions": "europe"},
+    "businesses": {"targets_file": "{tmp}/targets.tsv"},
+    "emails": {"urls": "127.0.0.1:9"},
+}
+
+NOT_A_NUMBER = (
+    "bug: a non-number in a numeric setting ends in a ValueError traceback "
+    "(Settings.getint/getfloat; crawlers/commands/crawl.py re-raises it)"
+)
+OPEN_SPIDER = (
+    "bug: ConfigError raised in a pipeline's open_spider also logs Scrapy's CoreStats "
+    "traceback (AssertionError: start_time) before the error line"
+)
+
+
+def case(spider, args=None, settings=None, env=None, says="", bug=""):
+    what = {**(args or {}), **(settings or {})}
+    label = "-".join(f"{k}={v}"[:32] for k, v in what.items()) or "-".join(env or {})
+    marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
+    return pytest.param(
+        spider, args or {}, settings or {}, env or {}, says, id=f"{spider}-{label}", marks=marks
+    )
+
+
+CASES = [
+    case("vehicles", {"limit": "-3"}, says="limit"),
+    case(
+        "vehicles",
+        settings={"VEHICLES_PER_PAGE": "many"},
+        says="VEHICLES_PER_PAGE",
+        bug=NOT_A_NUMBER,
+    ),
+    case(
+        "vehicles",
+        settings={"VEHICLES_MAX_WALKS": "1.5x"},
+        says="VEHICLES_MAX_WALKS",
+        bug=NOT_A_NUMBER,
+    ),
+    case(
+        "vehicles",
+        settings={"FILES_STORE": "/proc/no-such-dir/pdfs"},
+        says="FILES_STORE",
+        bug=OPEN_SPIDER,
+    ),
+    case("vehicles", settings={"RETRY_TIMES": "lots"}, says="RETRY_TIMES", bug=NOT_A_NUMBER),
+    case("deals", {"top": "0"}, says="top"),
+    case("deals", {"within": "soon"}, says="within"),
+    case("deals", {"phase": "7", "origins": ""}, says="phase"),
+    case(
+        "deals",
+        settings={"DEALS_SETTLE_SECONDS": "slow"},
+        says="DEALS_SETTLE_SECONDS",
+        bug=NOT_A_NUMBER,
+    ),
+    case(
+        "deals", settings={"DEALS_REGIONS_FILE": "/nonexistent/regions.json"}, says="regions file"
+    ),
+    case("deals", env={"DEALS_BASE_URL": "ftp://example.com"}, says="DEALS_BASE_URL"),
+    case(
+        "deals",
+        env={"DATABASE_URL": f"postgresql://u:{DB_PASSWORD}@127.0.0.1:9/x"},
+        says="PostgreSQL",
+        bug=OPEN_SPIDER,
+    ),
+    case("businesses", {"states": "DE"}, says="not both"),
+    case(
+        "businesses",
+        settings={"BUSINESSES_MAX_PAGES": "all"},
+        says="BUSINESSES_MAX_PAGES",
+        bug=NOT_A_NUMBER,
+    ),
+    case(
+        "businesses",
+        settings={"BUSINESSES_LEASE_SECONDS": "-"},
+        says="BUSINESSES_LEASE_SECONDS",
+        bug=NOT_A_NUMBER,
+    ),
+    case(
+        "businesses", settings={"BUSINESSES_FILTER_FILE": "/nonexistent/rules.json"}, says="rules"
+    ),
+    case("businesses", settings={"BUSINESSES_FILTER_FILE": "{tmp}/bad.json"}, says="bad.json"),
+    case(
+        "businesses",
+        settings={"CONCURRENT_REQUESTS": "eight"},
+        says="CONCURRENT_REQUESTS",
+        bug=NOT_A_NUMBER,
+    ),
+    case("emails", {"target": "-5"}, says="target"),
+    case("emails", {"urls": "http://exa mple.com"}, says="not a URL"),
+    case(
+        "emails", settings={"EMAILS_MAX_DEPTH": "deep"}, says="EMAILS_MAX_DEPTH", bug=NOT_A_NUMBER
+    ),
+    case(
+        "emails", settings={"DOWNLOAD_TIMEOUT": "never"}, says="DOWNLOAD_TIMEOUT", bug=NOT_A_NUMBER
+    ),
+    case(
+        "emails",
+        settings={"LOG_LEVEL": "LOUD"},
+        says="LOG_LEVEL",
+        bug="bug: an unknown LOG_LEVEL ends in a ValueError traceback from logging.setLevel",
+    ),
+    case("emails", settings={"PROXY_LIST": "/nonexistent/proxies.txt"}, says="proxies.txt"),
+    case(
+        "emails",
+        env={"DATABASE_URL": f"postgresql://crawler:{DB_PASSWORD}@127.0.0.1:9/x"},
+        says="PostgreSQL",
+    ),
+    case("emails", env={"DATABASE_URL": "not a database url"}, says="PostgreSQL"),
+    case(
+        "emails", env={"REDIS_URL": f"redis://crawler:{REDIS_PASSWORD}@127.0.0.1:9/0"}, says="Redis"
+    ),
+    case("emails", env={"REDIS_URL": "http://not-redis"}, says="REDIS_URL"),
+]
+
+
+@pytest.mark.parametrize(("spider", "args", "settings", "env", "says"), CASES)
+def test_bad_input_is_one_line_and_a_non_zero_exit(
+    crawl, leaks, tmp_path, spider, args, settings, env, says
+):
+    leaks.secret(DB_PASSWORD, REDIS_PASSWORD)
+    (tmp_path / "targets.tsv").write_text("plumbers\tDover, DE\n")
+    (tmp_path / "bad.json").write_text('{"reject": ')
+
+    def fill(values: dict) -> dict:
+        return {k: str(v).replace("{tmp}", str(tmp_path)) for k, v in values.items()}
+
+    result = crawl(
+        spider,
+        tmp_path / "run",
+        args=fill({**SPIDER_ARGS[spider], **args}),
+        settings=fill(settings),
+        env={**SPIDER_ENV[spider], **env},
+        timeout=180,
+    )
+    assert "Traceback" not in result.log, result.log[-3000:]
+    assert result.returncode != 0, result.log[-3000:]
+    last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
+    assert last.startswith("error: "), result.stderr[-2000:]
+    assert says.lower() in last.lower(), last
+    assert result.items == []
