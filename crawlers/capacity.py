@@ -144,19 +144,24 @@ def format_report(report: dict) -> str:
         + ("-" if rate is None else f"{rate * 100:.1f}%"),
         f"  expansion time (browser, all attempts): {times(expansions['seconds'])}",
         f"  expansion wait (queued to result):      {times(expansions['wall_seconds'])}",
-        f"  capacity plan: {p['explore_pages_per_origin']} explore pages x "
-        f"{fmt_seconds(p['explore_seconds'])} + {p['expansions_per_origin']} expansions x "
-        f"{fmt_seconds(p['expansion_seconds'])} = "
-        f"{fmt_seconds(p['browser_seconds_per_origin'])} of browser time per origin",
-        f"  {p['origins']} origins at concurrency "
-        + "  ".join(f"{c}: {fmt_seconds(s)}" for c, s in p["runtime_seconds"].items()),
     ]
     for origin, regions in sorted(explore["failed_regions"].items()):
         given_up = ", ".join(f"{r} ({why})" for r, why in sorted(regions.items()))
         lines.append(f"  {origin}: ranked without {given_up}")
-    if p["within_seconds"]:
-        lines.append(
-            f"  to finish {p['origins']} origins within {fmt_seconds(p['within_seconds'])}: "
-            f"concurrency {p['concurrency_needed']}"
-        )
+    if p is None:
+        lines.append("  capacity plan: nothing was measured")
+    else:
+        lines += [
+            f"  capacity plan: {p['explore_pages_per_origin']} explore pages x "
+            f"{fmt_seconds(p['explore_seconds'])} + {p['expansions_per_origin']} expansions x "
+            f"{fmt_seconds(p['expansion_seconds'])} = "
+            f"{fmt_seconds(p['browser_seconds_per_origin'])} of browser time per origin",
+            f"  {p['origins']} origins at concurrency "
+            + "  ".join(f"{c}: {fmt_seconds(s)}" for c, s in p["runtime_seconds"].items()),
+        ]
+        if p["within_seconds"]:
+            lines.append(
+                f"  to finish {p['origins']} origins within "
+                f"{fmt_seconds(p['within_seconds'])}: concurrency {p['concurrency_needed']}"
+            )
     return "\n".join(line.encode("ascii", "replace").decode() for line in lines)

@@ -440,7 +440,8 @@ class DealsSpider(scrapy.Spider):
                 "attempts": stats.get_value("deals/attempts/expansion", 0),
                 "each": self.expansions,
             },
-            "plan": plan.as_dict(),
+            # Nothing finished, nothing measured: no plan rather than one of zeros.
+            "plan": plan.as_dict() if self.explore_times or self.expansions else None,
         }
 
 

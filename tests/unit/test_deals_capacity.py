@@ -80,3 +80,5 @@ def test_report_text_is_ascii_and_names_the_plan():
     assert "success rate 100.0%" in text
     assert "PHX: ranked without europe (http_503)" in text
     assert "within 10.0m: concurrency 4" in text  # 100 origins x 21 s / 600 s = 3.5
+    report["plan"] = None
+    assert capacity.format_report(report).endswith("capacity plan: nothing was measured")
