@@ -38,7 +38,9 @@ def leaks(request, tmp_path: Path) -> Iterator[LeakScanner]:
     if "postgres_server" in request.fixturenames:
         scanner.secret(request.getfixturevalue("postgres_server").password)
     found = scanner.findings()
-    assert not found, f"secrets leaked into {found}"
+    # A test marked as a known bug checks its own leak in its body, where xfail applies.
+    if request.node.get_closest_marker("xfail") is None:
+        assert not found, f"secrets leaked into {found}"
 
 
 @pytest.fixture

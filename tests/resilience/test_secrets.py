@@ -170,7 +170,15 @@ def test_emails_cluster_with_passwords_at_debug_leaks_nothing(
     "url",
     [
         "postgresql://crawler:{pg}@127.0.0.1:9/x",
-        "postgresql://crawler:{pg}@127.0.0.1:9/x?sslmode=require&password={pg}",
+        pytest.param(
+            "postgresql://127.0.0.1:9/x?user=crawler&password={pg}",
+            id="password-in-query",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="bug: crawlers.env.redact_url keeps a password= query parameter "
+                "(libpq URIs accept one), so the error line shows it",
+            ),
+        ),
     ],
 )
 def test_unreachable_services_name_no_password(crawl, leaks, url):
@@ -184,3 +192,4 @@ def test_unreachable_services_name_no_password(crawl, leaks, url):
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: cannot reach PostgreSQL")
+    assert leaks.findings() == []
