@@ -1,7 +1,7 @@
 """Cluster: throughput of 1, 2 and 3 nodes, and the cost of the shared Redis queue.
 
 python -m bench cluster [--nodes 1,2,3] [--items 1200] [--latency-ms 200] [--concurrency 8]
-                        [--overhead-items 3000]
+                        [--overhead-items 3000] [--parts scaling,overhead,calls]
 
 Scaling: N `scrapy crawl catalog` nodes share one job through a private Redis, against the
 sandbox catalog (every listing page is a start request, so no page waits for another) with
@@ -13,6 +13,9 @@ idle grace at the end are not in it); the wall time of the whole job is given to
 Overhead: one node, no latency, the same crawl with Scrapy's own scheduler and with the
 Redis one; CPU of the node per request (from the kernel's accounting of the child) and
 of redis-server, and the rate over the busy period.
+
+Calls: the client-side CPU of each step a request takes through the shared queue, in this
+process without a crawl (fingerprint, pickle, queue, claim and unpickle, ack).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import subprocess
 import tempfile
 import threading
@@ -27,7 +31,12 @@ import time
 from pathlib import Path
 
 import psutil
+from scrapy import Request
+from scrapy.settings import Settings
+from scrapy.utils.request import RequestFingerprinter, request_from_dict
 
+from crawlers.cluster import connection
+from crawlers.cluster.queue import LeasedQueue
 from crawlers.env import PROJECT_ROOT
 from sandbox import Sandbox
 from sandbox.crawl import crawl_command
@@ -42,6 +51,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--latency-ms", type=float, default=200.0)
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--overhead-items", type=int, default=3000)
+    p.add_argument("--parts", default="scaling,overhead,calls")
     p.add_argument("--out", default=str(PROJECT_ROOT / "data" / "bench" / "cluster"))
     return p.parse_args(argv)
 
@@ -197,6 +207,37 @@ def overhead(args, redis: RedisServer, workdir: Path) -> list[dict]:
     return rows
 
 
+def calls(args, redis: RedisServer, workdir: Path) -> dict:
+    client = connection.client(Settings({"REDIS_URL": redis.url}))
+    queue = LeasedQueue(client, f"calls-{int(time.time())}", "bench", 60)
+    queue.open()
+    fingerprinter = RequestFingerprinter()
+    requests = [Request(f"http://catalog.test/item/{i}") for i in range(args.overhead_items)]
+    steps: dict[str, float] = {}
+
+    def timed(name, func, items):
+        started = time.process_time()
+        out = [func(item) for item in items]
+        steps[name] = round((time.process_time() - started) * 1000 / len(items), 4)
+        return out
+
+    prints = timed("fingerprint", lambda r: fingerprinter.fingerprint(r).hex(), requests)
+    payloads = timed("pickle", lambda r: pickle.dumps(r.to_dict(), protocol=4), requests)
+    pairs = list(zip(prints, payloads, strict=True))
+    timed("queue", lambda pair: queue.push(pair[0], 0, pair[1]), pairs)
+
+    def claim(_):
+        lease, payload = queue.claim()
+        request_from_dict(pickle.loads(payload))
+        return lease
+
+    leases = timed("claim_and_unpickle", claim, requests)
+    timed("ack", lambda lease: queue.ack([lease]), leases)
+    steps["total"] = round(sum(steps.values()), 4)
+    print("calls: client CPU ms per request: " + ", ".join(f"{k} {v}" for k, v in steps.items()))
+    return steps
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     out = Path(args.out)
@@ -204,15 +245,18 @@ def main(argv: list[str]) -> int:
     redis = RedisServer().start()
     try:
         with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
-            results = {
-                "args": vars(args),
-                "load_before": os.getloadavg()[0],
-                "scaling": scaling(args, redis, Path(tmp)),
-                "overhead": overhead(args, redis, Path(tmp)),
-                "load_after": os.getloadavg()[0],
-            }
+            results = {"args": vars(args), "load_before": os.getloadavg()[0]}
+            for part in args.parts.split(","):
+                results[part] = PARTS[part](args, redis, Path(tmp))
+            results["load_after"] = os.getloadavg()[0]
     finally:
         redis.stop()
-    (out / "results.json").write_text(json.dumps(results, indent=1))
-    print(f"cluster: results in {out / 'results.json'}")
+    name = (
+        "results.json" if args.parts == "scaling,overhead,calls" else f"results-{args.parts}.json"
+    )
+    (out / name).write_text(json.dumps(results, indent=1))
+    print(f"cluster: results in {out / name}")
     return 0
+
+
+PARTS = {"scaling": scaling, "overhead": overhead, "calls": calls}
