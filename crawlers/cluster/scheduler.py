@@ -68,6 +68,9 @@ class Scheduler(BaseScheduler):
         # Requests that cannot be serialized (say, a lambda callback) stay on this node,
         # as Scrapy's own scheduler keeps them in memory.
         self._local: deque[Request] = deque()
+        # Fingerprints this node knows to be in the job's set, which only grows during a run:
+        # a duplicate found here costs no round trip (Scrapy's own filter keeps such a set).
+        self._seen_here: set[str] = set()
         # ("push", fingerprint, score, payload) / ("ack", id), in order, while Redis is away.
         self._backlog: deque[tuple] = deque()
         # (when, lease): acks held back CLUSTER_ACK_DELAY seconds, for pipelines that write
@@ -169,6 +172,8 @@ class Scheduler(BaseScheduler):
 
     def enqueue_request(self, request: Request) -> bool:
         fingerprint = "" if request.dont_filter else self._fingerprint(request)
+        if fingerprint in self._seen_here:
+            return self._counted(request, False)
         try:
             payload = pickle.dumps(request.to_dict(spider=self.spider), protocol=4)
         except (ValueError, TypeError, AttributeError, pickle.PicklingError) as exc:
@@ -181,7 +186,9 @@ class Scheduler(BaseScheduler):
             except RunOver:
                 return False
             else:
+                self._seen(fingerprint)
                 return self._counted(request, queued)
+        self._seen(fingerprint)
         self._backlog.append(("push", fingerprint, -request.priority, payload))
         self.stats.inc_value("scheduler/enqueued")
         self.stats.inc_value("cluster/backlogged")
@@ -223,6 +230,10 @@ class Scheduler(BaseScheduler):
     def _fingerprint(self, request: Request) -> str:
         return self.crawler.request_fingerprinter.fingerprint(request).hex()
 
+    def _seen(self, fingerprint: str) -> None:
+        if fingerprint:  # '' (dont_filter) is never filtered
+            self._seen_here.add(fingerprint)
+
     def _counted(self, request: Request, queued: bool) -> bool:
         if queued:
             self.stats.inc_value("scheduler/enqueued")
@@ -243,7 +254,9 @@ class Scheduler(BaseScheduler):
     def _enqueue_local(self, request: Request, fingerprint: str, exc: Exception) -> bool:
         if fingerprint:
             try:
-                if not self.queue.see(fingerprint):
+                new = self.queue.see(fingerprint)
+                self._seen(fingerprint)
+                if not new:
                     return self._counted(request, False)
             except UNAVAILABLE as down:
                 self._went_down(down)

@@ -85,8 +85,8 @@ class Node:
 
 @pytest.fixture
 def catalog(sandbox_factory):
-    def make(size: int, latency_ms: float = 300):
-        knobs = {"size": size, "latency_ms": latency_ms}
+    def make(size: int, latency_ms: float = 300, **faults):
+        knobs = {"size": size, "latency_ms": latency_ms, **faults}
         return sandbox_factory(["catalog"], knobs={"catalog": knobs})
 
     return make
@@ -216,7 +216,8 @@ def test_a_node_killed_mid_crawl_loses_nothing(catalog, redis_url, database_url,
 
 
 def test_a_late_node_takes_a_share(catalog, redis_url, database_url, tmp_path):
-    sb = catalog(100)
+    """With 5xx answers too: their retries (dont_filter) go through the shared queue."""
+    sb = catalog(100, fault_5xx=0.1)
     truth = sb.truth("catalog")
     settings = {"REDIS_URL": redis_url, "DATABASE_URL": database_url, "CRAWL_JOB": "late"}
     nodes = [Node(f"n{i}", tmp_path, sb.url("catalog"), settings, 1) for i in range(2)]
@@ -230,6 +231,7 @@ def test_a_late_node_takes_a_share(catalog, redis_url, database_url, tmp_path):
     assert {r["writes"] for r in rows.values()} == {1}
     assert late.stats.get("progress/done", 0) > 0
     assert any(r["node"] == "late" for r in rows.values())
+    assert sum(n.stats.get("retry/count", 0) for n in nodes) > 0
 
 
 def test_unreachable_redis_is_one_line_without_the_password(crawl, tmp_path):
