@@ -103,6 +103,7 @@ def test_chromium_killed_under_a_browser_crawl(sandbox_factory, chromium, backgr
     }
 
 
+@pytest.mark.slow
 def test_chromium_killed_then_the_portal_session_expires(
     sandbox_factory, chromium, background, tmp_path
 ):
@@ -280,6 +281,7 @@ def stored_emails(database_url: str) -> list[str]:
     reason="bug: emails spider loses the addresses of pages parsed while Redis is down "
     "(RedisAddresses.claim raises ConnectionError out of EmailsSpider.parse)",
 )
+@pytest.mark.slow
 def test_redis_restarted_under_an_emails_cluster(
     sandbox_factory, database_url, background, tmp_path
 ):
@@ -312,6 +314,7 @@ def test_redis_restarted_under_an_emails_cluster(
         durable.stop()
 
 
+@pytest.mark.slow
 def test_an_emails_node_killed_then_started_again_loses_no_address(
     sandbox_factory, redis_url, database_url, background, tmp_path
 ):
