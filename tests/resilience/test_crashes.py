@@ -364,3 +364,31 @@ def test_vehicles_ctrl_c_then_the_next_run_finishes_without_refetching(
     assert {r for r, i in by_ref.items() if i["status"] == "skipped"} == kept
     assert {i["status"] for r, i in by_ref.items() if r not in kept} == {"downloaded"}
     assert sb.stats("vehicles")["pdf_ok"] - served == 30 - len(kept)
+
+
+def test_emails_ctrl_c_then_the_next_run_completes_the_table(
+    sandbox_factory, database_url, background, crawl, tmp_path
+):
+    sb = sandbox_factory(["emails"], knobs={"emails": {"size": 8, "latency_ms": 40}})
+    site = sb.site("emails")
+    env = {"http_proxy": sb.url("emails"), "no_proxy": "", "DATABASE_URL": database_url}
+    # Batches big enough that addresses wait in memory when Ctrl-C comes.
+    settings = {"EMAILS_DB_BATCH": 500, "EMAILS_DB_FLUSH_SECONDS": 30, "FEEDS": {}}
+    args = {"urls": ",".join(site.seeds())}
+    first = background("emails", tmp_path / "first", args=args, settings=settings, env=env)
+    first.wait_for(lambda: sb.stats("emails").get("pages", 0) >= 15)
+    first.signal(signal.SIGINT)
+    assert first.wait(120) == 0, first.log[-3000:]
+    assert "Traceback" not in first.log
+    kept = stored_emails(database_url)
+    assert_once(kept, "address")
+    truth = set(site.all_addresses())
+    assert set(kept) <= truth
+    # Everything the first run counted as done was written before it stopped.
+    assert first.stats.get("progress/done", 0) == len(kept) > 0
+
+    again = crawl("emails", args=args, settings=settings, env=env, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    emails = stored_emails(database_url)
+    assert_once(emails, "address")
+    assert set(emails) == truth

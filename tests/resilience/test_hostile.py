@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import threading
+from html import escape as html_escape
 
 import psycopg
 import pytest
@@ -88,6 +90,62 @@ def test_hostile_business_names_are_stored_as_they_are(
         assert name in without_nul(want["name"]), (ypid, name[:80], want["name"][:80])
         assert street in without_nul(want["street"]), (ypid, street, want["street"])
     assert {i["ypid"] for i in result.items} == set(truth["businesses"])
+
+
+class EndlessDirectory(Directory):
+    """Every results page's "next" link points back at the page itself."""
+
+    def app(self) -> web.Application:
+        app = super().app()
+
+        @web.middleware
+        async def loop_back(request, handler):
+            response = await handler(request)
+            if request.path == "/search" and response.status == 200 and response.text:
+                own = html_escape(request.path_qs)
+                response.text = re.sub(
+                    r'(<a class="next ajax-page" href=")[^"]*"', rf'\g<1>{own}"', response.text
+                )
+            return response
+
+        app.middlewares.insert(0, loop_back)
+        return app
+
+
+def test_a_results_page_linking_to_itself_ends(swapped_sandbox, crawl, tmp_path):
+    options = {"states": "DE", "categories": "plumbers", "per_page": 5}
+    sb = swapped_sandbox("businesses", EndlessDirectory, {"size": 12, "options": options})
+    truth = sb.truth("businesses")
+    looping = [s for s in truth["searches"] if s["pages"] > 1]
+    assert looping, "some search must have a next page"
+    targets = tmp_path / "targets.tsv"
+    targets.write_text(
+        "".join(f"{s['search_terms']}\t{s['location']}\n" for s in truth["searches"])
+    )
+    max_pages = 6
+    result = crawl(
+        "businesses",
+        args={"targets_file": str(targets)},
+        settings={
+            "BUSINESSES_BASE_URL": sb.url("businesses"),
+            "BUSINESSES_FILTER_FILE": "",
+            "BUSINESSES_MAX_PAGES": max_pages,
+            "DOWNLOAD_DELAY": 0,
+            "AUTOTHROTTLE_ENABLED": False,
+        },
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.log
+    assert_accounted(result.stats)
+    served = sb.stats("businesses")["search_pages"]
+    # The loop was followed (each looping search to the page limit), and no further.
+    assert len(looping) * max_pages <= served <= len(truth["searches"]) * max_pages
+    # What the first pages hold is kept once, and right; nothing else is invented.
+    assert_once(i["ypid"] for i in result.items)
+    assert {i["ypid"] for i in result.items} <= set(truth["businesses"])
+    for item in result.items:
+        assert item["name"] == truth["businesses"][item["ypid"]]["name"]
 
 
 class HostilePortal(Portal):
