@@ -144,6 +144,8 @@ def format_report(report: dict) -> str:
         + ("-" if rate is None else f"{rate * 100:.1f}%"),
         f"  expansion time (browser, all attempts): {times(expansions['seconds'])}",
         f"  expansion wait (queued to result):      {times(expansions['wall_seconds'])}",
+        f"  429 answers: {report.get('responses_429', 0)} "
+        f"(Retry-After honoured {report.get('retry_after_honoured', 0)} times)",
     ]
     for origin, regions in sorted(explore["failed_regions"].items()):
         given_up = ", ".join(f"{r} ({why})" for r, why in sorted(regions.items()))

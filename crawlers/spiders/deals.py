@@ -109,6 +109,9 @@ class DealsSpider(scrapy.Spider):
         "DEALS_SETTLE_SECONDS": 1.5,
         "DEALS_RENDER_TIMEOUT": 30.0,
         "DEALS_CAPACITY_ORIGINS": 100,
+        # A 429 that outlives RETRY_TIMES is queued again, up to this many times: the site
+        # asks for patience (Retry-After), it is not broken, and giving up would lose deals.
+        "DEALS_429_ROUNDS": 5,
         "DEALS_REGIONS_FILE": str(PROJECT_ROOT / "data" / "regions.json"),
     }
 
@@ -185,6 +188,7 @@ class DealsSpider(scrapy.Spider):
         self.settle = settings.getfloat("DEALS_SETTLE_SECONDS")
         self.render_timeout = settings.getfloat("DEALS_RENDER_TIMEOUT")
         self.capacity_origins = settings.getint("DEALS_CAPACITY_ORIGINS")
+        self.rounds_429 = settings.getint("DEALS_429_ROUNDS")
         self.report_dir = Path(settings.get("DATA_DIR")) / "reports"
         self.regions = self._regions(self.region_arg, Path(settings.get("DEALS_REGIONS_FILE")))
         self.region_names = {rid: name for name, rid in self.regions}
@@ -297,7 +301,19 @@ class DealsSpider(scrapy.Spider):
         self.crawler.stats.inc_value("deals/cards", len(page.cards))
         yield from self._region_in(origin, region_id)
 
+    def _again_after_429(self, failure) -> scrapy.Request | None:
+        rounds = failure.request.meta.get("deals_429_rounds", 0)
+        if failure_reason(failure) != "http_429" or rounds >= self.rounds_429:
+            return None
+        self.crawler.stats.inc_value("deals/requeued_after_429")
+        meta = {**failure.request.meta, "retry_times": 0, "deals_429_rounds": rounds + 1}
+        return failure.request.replace(meta=meta, dont_filter=True)
+
     def explore_failed(self, failure):
+        again = self._again_after_429(failure)
+        if again is not None:
+            yield again
+            return
         meta = failure.request.meta
         self.explore_times.append(meta.get("deals_busy", 0.0))
         yield from self._region_in(meta["origin"], meta["region"], failed=failure_reason(failure))
@@ -346,6 +362,10 @@ class DealsSpider(scrapy.Spider):
         yield self._expansion_item(response.meta, "", options)
 
     def expansion_failed(self, failure):
+        again = self._again_after_429(failure)
+        if again is not None:
+            yield again
+            return
         yield self._expansion_item(failure.request.meta, failure_reason(failure))
 
     def _expansion_item(self, meta, failed: str, options=None):
@@ -422,6 +442,9 @@ class DealsSpider(scrapy.Spider):
             "origins": self.origins,
             "regions": [name for name, _ in self.regions],
             "top": self.top,
+            # The old tool watched for these: how hard the site pushed back.
+            "responses_429": stats.get_value("downloader/response_status_count/429", 0),
+            "retry_after_honoured": stats.get_value("retry/retry_after_honoured", 0),
             "explore": {
                 "planned": len(self.origins) * len(self.regions),
                 "done": self.explore_done,

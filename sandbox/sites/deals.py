@@ -550,12 +550,13 @@ class Site(BaseSite):
         except BadTfs as exc:
             self.count("bad_tfs")
             return web.Response(status=400, text=f"Bad Request: {exc}")
-        limited = self._over_budget()
-        if limited is not None:
-            return limited
+        # A broken page is broken whatever the budget (and does not use it up).
         if region in self._listed("broken_regions"):
             self.count("broken_503")
             return web.Response(status=503, text="Service Unavailable")
+        limited = self._over_budget()
+        if limited is not None:
+            return limited
         self.count("explore_pages")
         return self._page(request, "explore", lambda: self.explore_payload(origin, region))
 
@@ -565,12 +566,13 @@ class Site(BaseSite):
         except BadTfs as exc:
             self.count("bad_tfs")
             return web.Response(status=400, text=f"Bad Request: {exc}")
-        limited = self._over_budget()
-        if limited is not None:
-            return limited
+        # A broken page is broken whatever the budget (and does not use it up).
         if dest in self._listed("broken_destinations"):
             self.count("broken_503")
             return web.Response(status=503, text="Service Unavailable")
+        limited = self._over_budget()
+        if limited is not None:
+            return limited
         self.count("flights_pages")
         return self._page(request, "flights", lambda: self.flights_payload(origin, dest, out, back))
 

@@ -164,6 +164,7 @@ def test_custom_origins_xhr_data_budget_broken_pieces_and_postgres(
     assert site_stats["budget_429"] > 0
     assert site_stats.get("delivery_inline", 0) == 0 and site_stats["api_explore"] > 0
     assert result.stats["retry/retry_after_honoured"] > 0
+    assert report["responses_429"] >= site_stats["budget_429"]
     # PostgreSQL holds the same deals as the feed.
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(

@@ -93,3 +93,22 @@ def test_unrendered_page_is_retried_then_reported(spider):
     assert list(spider.parse_explore(respond(retry, "<html><body></body></html>"))) == []
     assert spider.crawler.stats.get_value("progress/failed/explore_not_rendered") == 1
     assert spider.failed_regions["PHX"] == {"europe": "not_rendered"}
+
+
+def test_429_after_every_retry_is_queued_again_a_few_rounds(spider):
+    spider.rounds_429 = 2
+    request = start_requests(spider)[spider.regions[0][1]]
+    request.meta["retry_times"] = 1
+    rounds = []
+    while True:
+        out = list(spider.explore_failed(http_failure(request, 429)))
+        if not out or not isinstance(out[0], Request):
+            break
+        (request,) = out
+        rounds.append((request.meta["deals_429_rounds"], request.meta["retry_times"]))
+    assert rounds == [(1, 0), (2, 0)]
+    assert spider.crawler.stats.get_value("deals/requeued_after_429") == 2
+    assert spider.failed_regions["PHX"] == {"europe": "http_429"}
+    # Other failures are not queued again.
+    other = start_requests(spider)[spider.regions[1][1]]
+    assert list(spider.explore_failed(http_failure(other, 503))) == []
