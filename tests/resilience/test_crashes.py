@@ -392,3 +392,59 @@ def test_emails_ctrl_c_then_the_next_run_completes_the_table(
     emails = stored_emails(database_url)
     assert_once(emails, "address")
     assert set(emails) == truth
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a vehicle request redelivered from a killed node's lease is fetched and "
+    "reported again by a node that already reported it skipped (done+skipped > total)",
+)
+def test_a_vehicles_node_killed_then_started_again(
+    sandbox_factory, redis_url, background, tmp_path
+):
+    knobs = portal.knobs(40, latency_ms=80, pdf_kb=4)
+    knobs["options"]["session_requests"] = 60
+    sb = sandbox_factory(["vehicles"], knobs={"vehicles": knobs})
+    store = tmp_path / "pdfs"  # shared by the nodes, as a network folder would be
+    settings = {
+        **portal.SETTINGS,
+        "CONCURRENT_REQUESTS": 3,
+        "REDIS_URL": redis_url,
+        "CRAWL_JOB": "vehicles-kill",
+        "FILES_STORE": str(store),
+        "CLUSTER_POLL_INTERVAL": 0.5,
+        "CLUSTER_IDLE_GRACE": 3,
+        "CLUSTER_LEASE_SECONDS": 5,
+        "DOWNLOAD_TIMEOUT": 15,
+    }
+
+    def node(name: str):
+        return background(
+            "vehicles", tmp_path / name, settings=settings, env={**portal.env(sb), "NODE_ID": name}
+        )
+
+    survivor, victim = node("survivor"), node("victim")
+    victim.wait_for(lambda: victim.items_path.exists() and len(victim.items) >= 3)
+    victim.kill()
+    again = node("victim-again")
+    for run in (survivor, again):
+        assert run.wait(600) == 0, run.log[-3000:]
+        assert "Traceback" not in run.log
+    truth = {v["ref"]: v for v in sb.truth("vehicles")["vehicles"]}
+    items = survivor.items + victim.items + again.items
+    assert {i["status"] for i in items} <= {"downloaded", "skipped"}, [
+        i for i in items if i["status"] == "failed"
+    ]
+    # Every vehicle's PDF is in the shared folder, whole and right, whichever node got it.
+    assert sorted(p.name for p in store.iterdir()) == sorted(f"{r}.pdf" for r in truth)
+    for ref, vehicle in truth.items():
+        text = portal.pdf_text(store / f"{ref}.pdf")
+        assert f"Ref: {ref}\n" in text + "\n" and vehicle["vin"] in text
+    # Each vehicle reported by some node (the killed node's unwritten lines aside, the
+    # restarted node reports what it finds saved as skipped).
+    assert {i["ref"] for i in items} == set(truth)
+    # One outcome per vehicle on each node, and its units add up.
+    for run in (survivor, again):
+        assert_once((i["ref"] for i in run.items), "vehicle outcome")
+        assert_accounted(run.stats)
