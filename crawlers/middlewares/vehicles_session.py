@@ -59,7 +59,9 @@ class VehicleSessionMiddleware:
                 username=s.get("VEHICLES_USERNAME", ""),
                 password=s.get("VEHICLES_PASSWORD", ""),
                 context=s.get("VEHICLES_BROWSER_CONTEXT", "vehicles"),
-                timeout=s.getfloat("DOWNLOAD_TIMEOUT", 30.0),
+                # Its own: a browser's first page on a busy machine takes longer than a
+                # plain request, and a login that times out stops the crawl.
+                timeout=s.getfloat("VEHICLES_LOGIN_TIMEOUT", 30.0),
                 attempts=s.getint("VEHICLES_LOGIN_ATTEMPTS", 5),
                 backoff_base=s.getfloat("RETRY_BACKOFF_BASE", 0.5),
                 backoff_max=s.getfloat("RETRY_BACKOFF_MAX", 30.0),

@@ -9,13 +9,14 @@ cheaper than a browser page per vehicle (BENCHMARKS.md). Vehicles whose PDF an e
 saved, still valid, are reported `skipped` and not fetched again.
 
 The inventory API pages by offset while vehicles are sold and added, so a walk can miss a
-vehicle or see one twice: the spider walks it again until a walk finds nothing new
-(VEHICLES_MAX_WALKS), and keeps one outcome per ref.
+vehicle or see one twice: the spider walks it again until a walk finds nothing new while
+the listing holds still (VEHICLES_MAX_WALKS), and keeps one outcome per ref.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -32,6 +33,27 @@ from crawlers.pipelines.pdfs import PdfDownload, PdfPipeline, pdf_problem, saved
 
 # Inventory pages first: the total and the work become known early.
 PRIORITY_INVENTORY, PRIORITY_VEHICLE = 30, 10
+
+
+@dataclass
+class Walk:
+    """One walk through the inventory's pages."""
+
+    new: int = 0  # refs no earlier walk had seen
+    refs: set[str] = field(default_factory=set)
+    totals: set[int] = field(default_factory=set)  # the `total` of each page
+    incomplete: bool = False  # a page could not be read
+
+    def settled(self) -> bool:
+        """Nothing new, and the listing held still: the same total on every page, and as
+        many refs seen as it says. A sale or an arrival between two pages shifts the pages
+        under the walk (a vehicle missed, or seen twice) and shows in one of those."""
+        return (
+            not self.incomplete
+            and self.new == 0
+            and len(self.totals) == 1
+            and len(self.refs) == next(iter(self.totals))
+        )
 
 
 class VehiclesSpider(scrapy.Spider):
@@ -69,8 +91,7 @@ class VehiclesSpider(scrapy.Spider):
         self.listed = 0
         self.walking = True
         # Per walk; a walk's pages may be parsed by another node (cluster mode).
-        self.walk_new: defaultdict[int, int] = defaultdict(int)
-        self.walk_incomplete: set[int] = set()
+        self.walks: defaultdict[int, Walk] = defaultdict(Walk)
 
     @staticmethod
     def _parse_limit(value: str | None) -> int | None:
@@ -127,12 +148,14 @@ class VehiclesSpider(scrapy.Spider):
             listing = inventory_page(response.json())
         except (ValueError, AttributeError):
             self.logger.error("inventory page %d is not the API's JSON", page)
-            self.walk_incomplete.add(walk)
+            self.walks[walk].incomplete = True
             yield from self._walk_ended(walk)
             return
         self.listed = listing.total
         self.crawler.stats.set_value("vehicles/listed", listing.total)
+        self.walks[walk].totals.add(listing.total)
         for vehicle in listing.vehicles:
+            self.walks[walk].refs.add(vehicle["ref"])
             yield from self._consider(VehicleItem(**vehicle), walk)
         self._update_total()
         if listing.vehicles and page < listing.pages:
@@ -143,7 +166,7 @@ class VehiclesSpider(scrapy.Spider):
     def inventory_failed(self, failure):
         page, walk = failure.request.cb_kwargs["page"], failure.request.cb_kwargs["walk"]
         self.logger.error("inventory page %d: %s", page, self._reason(failure))
-        self.walk_incomplete.add(walk)
+        self.walks[walk].incomplete = True
         if page == 1:
             yield from self._walk_ended(walk)
         else:
@@ -151,13 +174,13 @@ class VehiclesSpider(scrapy.Spider):
             yield self._inventory_request(page + 1, walk)
 
     def _walk_ended(self, walk: int):
-        again = self.walk_new[walk] > 0 or walk in self.walk_incomplete
-        if again and walk < self.max_walks:
+        ended = self.walks.pop(walk, Walk())  # unknown here if another node walked it
+        if not ended.settled() and walk < self.max_walks:
             yield self._inventory_request(1, walk + 1)
             return
         self.walking = False
         self.crawler.stats.set_value("vehicles/walks", walk)
-        if walk in self.walk_incomplete:
+        if ended.incomplete:
             self.crawler.stats.set_value("vehicles/inventory_incomplete", 1)
             self.logger.error("the inventory could not be read in full after %d walks", walk)
         self._update_total()
@@ -170,7 +193,7 @@ class VehiclesSpider(scrapy.Spider):
         if item.ref in self.seen:
             return
         self.seen.add(item.ref)
-        self.walk_new[walk] += 1
+        self.walks[walk].new += 1
         if not is_safe_ref(item.ref):
             yield from self._failed(item, "invalid_ref", reserved=False)
             return

@@ -102,7 +102,7 @@ def assert_downloaded_right(items, truth_by_ref, store: Path) -> None:
 def test_faults_expiry_and_churn_then_a_rerun_fetches_nothing_again(
     sandbox_factory, crawl, tmp_path
 ):
-    sb, env = portal(sandbox_factory, 36, **FAULTS)
+    sb, env = portal(sandbox_factory, 28, **FAULTS)
     store = tmp_path / "pdfs"
 
     first = run(crawl, env, store)
@@ -158,10 +158,10 @@ def test_faults_expiry_and_churn_then_a_rerun_fetches_nothing_again(
 
 @pytest.mark.parametrize("variant", ["hash", "seed"])
 def test_both_login_challenges(sandbox_factory, crawl, tmp_path, variant):
-    sb, env = portal(sandbox_factory, 6, challenge=variant)
+    sb, env = portal(sandbox_factory, 4, challenge=variant)
     result = run(crawl, env, tmp_path / "pdfs")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert Counter(i["status"] for i in result.items) == Counter(downloaded=6)
+    assert Counter(i["status"] for i in result.items) == Counter(downloaded=4)
     site = sb.stats("vehicles")
     assert site[f"login_page_{variant}"] >= 1 and site["login_ok"] == 1
     assert "login_bad_challenge" not in site
@@ -184,9 +184,11 @@ def test_limit_caps_downloads_and_the_next_run_finishes(sandbox_factory, crawl, 
 def test_a_killed_run_leaves_only_whole_pdfs_and_the_next_one_completes(
     sandbox_factory, crawl, tmp_path
 ):
-    sb, env = portal(sandbox_factory, 40, latency_ms=120, pdf_kb=400)
+    sb, env = portal(sandbox_factory, 24, latency_ms=400, pdf_kb=200)
     store = tmp_path / "pdfs"
-    cmd = crawl_command("vehicles", settings={**FAST, "FILES_STORE": str(store)})
+    # Slow enough (about 2.5 vehicles/s) to be caught halfway.
+    slow = {**FAST, "CONCURRENT_REQUESTS": 2, "FILES_STORE": str(store)}
+    cmd = crawl_command("vehicles", settings=slow)
     proc = subprocess.Popen(
         cmd,
         cwd=PROJECT_ROOT,
@@ -204,12 +206,12 @@ def test_a_killed_run_leaves_only_whole_pdfs_and_the_next_one_completes(
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
     kept = {p.stem for p in store.glob("*.pdf")}
-    assert 5 <= len(kept) < 40
+    assert 5 <= len(kept) < 24
 
     after = run(crawl, env, store)
     assert after.returncode == 0, after.stderr[-3000:]
     statuses = {i["ref"]: i["status"] for i in after.items}
-    assert Counter(statuses.values()) == Counter(skipped=len(kept), downloaded=40 - len(kept))
+    assert Counter(statuses.values()) == Counter(skipped=len(kept), downloaded=24 - len(kept))
     assert {r for r, s in statuses.items() if s == "skipped"} == kept
     truth = {v["ref"]: v for v in sb.truth("vehicles")["vehicles"]}
     assert_downloaded_right(after.items, truth, store)
@@ -234,7 +236,6 @@ def test_wrong_password_stops_with_one_line(sandbox_factory, crawl, tmp_path):
         ({"VEHICLES_BASE_URL": ""}, None, "error: VEHICLES_BASE_URL is not set"),
         ({"VEHICLES_USERNAME": ""}, None, "error: VEHICLES_USERNAME is not set"),
         ({"VEHICLES_PASSWORD": ""}, None, "error: VEHICLES_PASSWORD is not set"),
-        ({"VEHICLES_BASE_URL": "ftp://x"}, None, "error: VEHICLES_BASE_URL must be an http"),
         ({}, {"limit": "ten"}, "error: limit must be a whole number >= 0, got 'ten'"),
     ],
 )
