@@ -168,6 +168,8 @@ LOG_FORMATTER = "crawlers.logformatter.QuietLogFormatter"
 TELNETCONSOLE_ENABLED = False
 
 EXTENSIONS = {
+    "scrapy.extensions.corestats.CoreStats": None,
+    "crawlers.extensions.corestats.CoreStats": 0,
     # Resources first: the report and the last telemetry snapshot read its final sample.
     "crawlers.extensions.resources.ResourceMonitor": 100,
     "crawlers.extensions.progress.ProgressLog": 110,

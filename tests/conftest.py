@@ -11,7 +11,7 @@ import pytest
 from crawlers.browser import chromium_executable
 from sandbox import Sandbox
 from sandbox.crawl import CrawlResult, run_crawl
-from sandbox.services import PostgresServer, RedisServer
+from sandbox.services import PostgresServer, RedisServer, free_port
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -29,6 +29,12 @@ def sandbox_factory() -> Iterator[Callable[..., Sandbox]]:
     yield make
     for sb in started:
         sb.stop()
+
+
+@pytest.fixture
+def free_tcp_port() -> int:
+    """A port nothing listens on (for "unreachable server" cases)."""
+    return free_port()
 
 
 @pytest.fixture(scope="session")

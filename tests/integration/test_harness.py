@@ -126,3 +126,23 @@ def test_browser_crawl_with_project_settings(sandbox_factory, chromium, tmp_path
     assert crawl_stats["retry/backoff_seconds"] >= 2
     assert crawl_stats["playwright/page_count"] >= 1
     assert sb.stats("probe")["flaky:a"] == 3
+
+
+def test_refused_pipeline_gives_one_line_and_no_traceback(crawl, free_tcp_port):
+    """A pipeline refusing to open (unreachable PostgreSQL) ends the crawl with one line."""
+    secret = "pw-not-to-be-seen"
+    result = crawl(
+        "deals",
+        args={"origins": "PHX"},
+        settings={
+            "DEALS_BASE_URL": f"http://127.0.0.1:{free_tcp_port}",
+            "DATABASE_URL": f"postgresql://crawler:{secret}@127.0.0.1:{free_tcp_port}/crawl",
+        },
+        timeout=180,
+    )
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert "cannot reach PostgreSQL at postgresql://crawler:***@127.0.0.1" in errors[0]
+    assert "Traceback" not in result.log
+    assert secret not in result.log

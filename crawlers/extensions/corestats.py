@@ -1,0 +1,17 @@
+"""Scrapy's CoreStats, without a traceback when a crawl closes before it opened.
+
+When a pipeline's `open_spider` refuses to start (an unreachable database, a folder that
+cannot be created), Scrapy closes the spider it never opened and CoreStats asserts on its
+missing start time. The user should see only the one-line error that explains why.
+"""
+
+from __future__ import annotations
+
+from scrapy.extensions.corestats import CoreStats as ScrapyCoreStats
+
+
+class CoreStats(ScrapyCoreStats):
+    def spider_closed(self, spider, reason: str) -> None:
+        if self.start_time is None or self._start_time_mono is None:
+            return
+        super().spider_closed(spider, reason)
