@@ -2,6 +2,7 @@
 
 python -m bench businesses [--latency-ms 200] [--concurrency 64] [--nodes 1]
                            [--states CA,TX] [--categories "plumbers,dentists,auto repair"]
+python -m bench businesses --parse     # parse_results alone, CPU ms per results page
 
 The sandbox runs in its own process (its CPU is not counted); targets go into an embedded
 ledger in a fresh DATA_DIR; each node is one `scrapy crawl businesses` process measured over
@@ -19,12 +20,15 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 from bench.measure import run as measure
 from crawlers.env import PROJECT_ROOT
+from crawlers.extraction.businesses import parse_results, search_url
 from crawlers.ledger.regions import build_targets, parse_states
 from crawlers.ledger.sqlite import SqliteLedger
+from sandbox import Sandbox
 from sandbox.crawl import crawl_command
 
 
@@ -38,7 +42,29 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--categories", default="plumbers,dentists,auto repair")
     p.add_argument("--min-population", type=int, default=15000)
     p.add_argument("--out", default=str(PROJECT_ROOT / "data" / "bench" / "businesses"))
+    p.add_argument("--parse", action="store_true", help="time the extraction alone")
     return p.parse_args(argv)
+
+
+def bench_parse() -> int:
+    """CPU time of parse_results on a full sandbox page (30 cards), median of 5 x 200."""
+    with Sandbox(["businesses"]) as sb:
+        search = max(sb.truth("businesses")["searches"], key=lambda s: len(s["ypids"]))
+        url = search_url(sb.url("businesses"), search["search_terms"], search["location"])
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            html = resp.read().decode()
+    rounds = []
+    for _ in range(5):
+        started = time.process_time()
+        for _ in range(200):
+            page = parse_results(html, url)
+        rounds.append((time.process_time() - started) / 200 * 1000)
+    rounds.sort()
+    print(
+        f"parse_results: {rounds[2]:.2f} ms CPU per page (median; {len(html):,} bytes, "
+        f"{len(page.listings)} cards; load {os.getloadavg()[0]:.1f})"
+    )
+    return 0
 
 
 def start_sandbox(args: argparse.Namespace, workdir: Path) -> tuple[subprocess.Popen, str]:
@@ -77,6 +103,8 @@ def start_sandbox(args: argparse.Namespace, workdir: Path) -> tuple[subprocess.P
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.parse:
+        return bench_parse()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-businesses-") as tmp:
