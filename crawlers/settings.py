@@ -32,6 +32,16 @@ DEALS_BASE_URL = env_str("DEALS_BASE_URL", "https://www.google.com")
 BUSINESSES_BASE_URL = env_str("BUSINESSES_BASE_URL", "https://www.yellowpages.com")
 VEHICLES_USERNAME = env_str("VEHICLES_USERNAME")
 VEHICLES_PASSWORD = env_str("VEHICLES_PASSWORD")
+# vehicles (README "vehicles"; the spider turns AutoThrottle off for itself, BENCHMARKS.md)
+VEHICLES_PER_PAGE = 100  # inventory API page size (the portal allows up to 100)
+VEHICLES_MAX_WALKS = 5  # walks through the inventory while it changes under the spider
+VEHICLES_PDF_RETRIES = 4  # fetches of a PDF that came back short, not a PDF, or wrong
+VEHICLES_LINK_REFRESHES = 3  # new signed links per vehicle after a 403
+VEHICLES_SESSION_RENEWALS = 3  # logins in a row for one request before it fails
+VEHICLES_LOGIN_ATTEMPTS = 5
+VEHICLES_LOGIN_TIMEOUT = 30.0  # seconds per browser step of the login
+VEHICLES_BROWSER_CONTEXT = "vehicles"  # scrapy-playwright context of the login
+VEHICLES_BROWSER_PAGES = False  # vehicle pages in the browser too (slower; for comparison)
 
 # --- Concurrency and pacing ----------------------------------------------------------------
 CONCURRENT_REQUESTS = 16
