@@ -20,8 +20,10 @@ import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet import defer
 from twisted.internet import error as net_errors
 from twisted.internet.task import LoopingCall
+from twisted.web.client import ResponseNeverReceived
 
 from crawlers import outcomes
 from crawlers.errors import EXIT_FAILED, ConfigError, stop_crawl
@@ -405,10 +407,10 @@ def failure_reason(failure) -> str:
     exc = failure.value
     if isinstance(exc, HttpError):
         return f"http_{exc.response.status}"
-    if isinstance(exc, net_errors.TimeoutError | net_errors.UserTimeoutError):
+    if isinstance(exc, net_errors.TimeoutError | defer.TimeoutError):
         return "timeout"
     if isinstance(exc, net_errors.DNSLookupError):
         return "dns"
-    if isinstance(exc, net_errors.ConnectError | net_errors.ConnectionLost):
+    if isinstance(exc, net_errors.ConnectError | net_errors.ConnectionLost | ResponseNeverReceived):
         return "connection"
     return type(exc).__name__
