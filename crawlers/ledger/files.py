@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,15 +14,18 @@ class FileTargets:
     def __init__(self, path: str | Path):
         self.targets = {t.id: t for t in read_targets_file(path)}
         self.state = dict.fromkeys(self.targets, PLANNED)
+        self.queue = deque(self.targets)  # planned, in file order
 
     def claim(self, node, limit, lease_seconds, states=None):
-        chosen = [
-            t
-            for i, t in self.targets.items()
-            if self.state[i] == PLANNED and (not states or t.state in states)
-        ][: max(limit, 0)]
-        for t in chosen:
-            self.state[t.id] = IN_PROGRESS
+        chosen, skipped = [], []
+        while self.queue and len(chosen) < limit:
+            target = self.targets[self.queue.popleft()]
+            if states and target.state not in states:
+                skipped.append(target.id)
+                continue
+            self.state[target.id] = IN_PROGRESS
+            chosen.append(target)
+        self.queue.extendleft(reversed(skipped))
         return chosen
 
     def renew(self, node, ids, lease_seconds):
@@ -43,6 +47,7 @@ class FileTargets:
         held = [i for i in ids if self.state.get(i) == IN_PROGRESS]
         for i in held:
             self.state[i] = PLANNED
+        self.queue.extendleft(reversed(held))
         return len(held)
 
     def pending(self, states: Sequence[str] | None = None) -> int:

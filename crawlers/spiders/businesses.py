@@ -239,6 +239,8 @@ class BusinessesSpider(scrapy.Spider):
         if result.next_url and result.listings and page < self.max_pages:
             yield self.page_request(run.target, page + 1, result.next_url)
         else:
+            if result.next_url and result.listings:
+                self.crawler.stats.inc_value("businesses/searches_cut_at_max_pages")
             run.last_page = True
             self.maybe_finish(run)
 

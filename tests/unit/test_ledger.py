@@ -177,3 +177,22 @@ def test_nodes_claiming_at_once_never_share_a_target(open_store):
     assert not errors
     claimed = [i for ids in got.values() for i in ids]
     assert len(claimed) == len(set(claimed)) == 200
+
+
+def test_a_targets_file_acts_as_a_ledger_in_memory(tmp_path):
+    from crawlers.ledger.files import FileTargets
+
+    path = tmp_path / "t.tsv"
+    path.write_text("".join(f"plumbers\tCity{i}, DE\n" for i in range(5)))
+    source = FileTargets(path)
+    assert source.pending() == 5
+    first = source.claim("n", 2, 60)
+    assert [t.city for t in first] == ["City0", "City1"]
+    assert source.renew("n", [t.id for t in first], 60) == {t.id for t in first}
+    assert source.finish("n", first[0].id, 1, 0, 1)
+    assert not source.finish("n", first[0].id, 1, 0, 1)
+    assert source.release("n", [first[1].id]) == 1
+    assert [t.city for t in source.claim("n", 10, 60)] == ["City1", "City2", "City3", "City4"]
+    assert source.pending() == 0
+    counts = source.status().overall.counts
+    assert (counts[DONE], counts[IN_PROGRESS]) == (1, 4)
