@@ -80,6 +80,34 @@ def test_traps_do_not_eat_the_budget(sandbox_factory, crawl):
     assert served["pages"] <= 3 * 30
 
 
+def test_page_cap_takes_contact_pages_first_and_depth_cap_holds(sandbox_factory, crawl):
+    sb, site, env = start(sandbox_factory, size=3, faults=False)
+    capped = crawl(
+        "emails",
+        args={"urls": ",".join(site.seeds())},
+        settings={**FAST, "EMAILS_MAX_PAGES_PER_SITE": 4},
+        env=env,
+    )
+    assert capped.returncode == 0, capped.stderr[-3000:]
+    assert sb.stats("emails")["pages"] == 3 * 4
+    found = {i["email"] for i in capped.items}
+    for i in range(3):
+        # The home page links blog and traps before contact; contact-like pages win.
+        assert set(site.role_addresses(i)) <= found
+        assert set(site.founder_addresses(i)) <= found
+        assert not set(site.imprint_addresses(i)) & found  # past the cap
+    shallow = crawl(
+        "emails",
+        args={"urls": ",".join(site.seeds())},
+        settings={**FAST, "EMAILS_MAX_DEPTH": 1},
+        env=env,
+    )
+    assert shallow.returncode == 0, shallow.stderr[-3000:]
+    pages = {i["page"].split("/", 3)[3] for i in shallow.items}
+    assert "team/2" not in pages  # two links deep
+    assert {"contact", "team", "imprint"} <= pages
+
+
 def test_target_stops_after_exactly_n_addresses(sandbox_factory, crawl):
     _, site, env = start(sandbox_factory, size=6, faults=False)
     result = crawl(
