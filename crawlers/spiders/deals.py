@@ -5,8 +5,11 @@
 
 Units of work (crawlers/outcomes.py): every explore page (origin x region) is planned at the
 start; the expansions of an origin are added once all its regions are in (a region given up
-on counts as in, and is reported). At the end the spider prints and saves a capacity plan
-(crawlers/capacity.py) from the times it measured.
+on counts as in, and is reported). Which regions are in and what they showed lives in
+crawlers/deals_state.py: in memory (resumable with JOBDIR), or in Redis when REDIS_URL makes
+this process one node of a cluster, so an origin is ranked once, on all its regions, by
+whichever node records its last region. At the end the spider prints and saves a capacity
+plan (crawlers/capacity.py) from the times it measured (on a cluster: each node its own).
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy_playwright.page import PageMethod
 
 from crawlers import capacity, outcomes
-from crawlers.env import PROJECT_ROOT
-from crawlers.errors import ConfigError
+from crawlers.cluster.connection import UNAVAILABLE, describe
+from crawlers.deals_state import ArgsMismatch, open_state
+from crawlers.env import PROJECT_ROOT, redact_url
+from crawlers.errors import ConfigError, stop_crawl
 from crawlers.extraction.deals import CARD, NO_RESULTS, OPTION, parse_explore, parse_flights
 from crawlers.items import DealItem
 from crawlers.tfs import encode, explore_query
@@ -113,16 +118,13 @@ class DealsSpider(scrapy.Spider):
         # asks for patience (Retry-After), it is not broken, and giving up would lose deals.
         "DEALS_429_ROUNDS": 5,
         "DEALS_REGIONS_FILE": str(PROJECT_ROOT / "data" / "regions.json"),
+        # How long a cluster's ranking state stays in Redis after its last write.
+        "DEALS_STATE_TTL": 7 * 24 * 3600,
     }
 
     @classmethod
     def update_settings(cls, settings) -> None:
         super().update_settings(settings)
-        # A page that never finishes loading (a hang, a reset) is a Playwright error, not
-        # one of Twisted's: retry those too.
-        retry = settings.getlist("RETRY_EXCEPTIONS")
-        if "playwright.async_api.Error" not in retry:
-            settings.set("RETRY_EXCEPTIONS", [*retry, "playwright.async_api.Error"], "spider")
         pipelines = settings.getdict("ITEM_PIPELINES")
         pipelines.setdefault("crawlers.pipelines.deals.DealsPostgresPipeline", 500)
         settings.set("ITEM_PIPELINES", pipelines, "spider")
@@ -192,10 +194,10 @@ class DealsSpider(scrapy.Spider):
         self.report_dir = Path(settings.get("DATA_DIR")) / "reports"
         self.regions = self._regions(self.region_arg, Path(settings.get("DEALS_REGIONS_FILE")))
         self.region_names = {rid: name for name, rid in self.regions}
-        self.pending: dict[str, set[str]] = {
-            o: {rid for _, rid in self.regions} for o in self.origins
-        }
-        self.found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.explore_planned = len(self.origins) * len(self.regions)
+        # Opened in start(), once a cluster node has joined its job's run. (`self.state` is
+        # Scrapy's: the dict JOBDIR keeps between runs, where the memory variant lives.)
+        self.ranking = None
         self.failed_regions: dict[str, dict[str, str]] = defaultdict(dict)
         self.explore_times: list[float] = []  # browser seconds per explore page, done or not
         self.explore_done = 0
@@ -240,7 +242,22 @@ class DealsSpider(scrapy.Spider):
         }
 
     async def start(self):
-        outcomes.set_total(self.crawler.stats, len(self.origins) * len(self.regions))
+        try:
+            self.ranking = open_state(
+                self.crawler,
+                getattr(self, "state", {}),
+                len(self.regions),
+                {"origins": self.origins, "regions": [r for _, r in self.regions], "top": self.top},
+            )
+        except ArgsMismatch as exc:
+            stop_crawl(self.crawler, f"deals: nodes of one job must crawl the same: {exc}")
+            return
+        except UNAVAILABLE as exc:
+            url = self.crawler.settings.get("REDIS_URL")
+            reason = describe(exc, url)
+            stop_crawl(self.crawler, f"deals: cannot reach Redis at {redact_url(url)}: {reason}")
+            return
+        outcomes.set_total(self.crawler.stats, self.explore_planned)
         self.logger.info(
             "deals: %d origins x %d regions, top %d: %s",
             len(self.origins),
@@ -258,7 +275,8 @@ class DealsSpider(scrapy.Spider):
                     meta=self._browser_meta(
                         "explore", CARD, NO_RESULTS, origin=origin, region=region_id
                     ),
-                    dont_filter=True,
+                    # Filtered: a cluster queues each page once however many nodes start,
+                    # and a JOBDIR resume skips the pages it has queued before.
                 )
 
     # Two clocks per unit, both kept across retries (a retry copies meta): `deals_busy`,
@@ -278,7 +296,6 @@ class DealsSpider(scrapy.Spider):
 
     # -- explore pages --------------------------------------------------------------
     def parse_explore(self, response):
-        origin, region_id = response.meta["origin"], response.meta["region"]
         page = parse_explore(response.text)
         if page.broken:
             self.crawler.stats.inc_value("deals/cards_unreadable", page.broken)
@@ -287,19 +304,19 @@ class DealsSpider(scrapy.Spider):
             if retry is not None:
                 yield retry
                 return
-            yield from self._region_in(origin, region_id, failed="not_rendered")
+            yield from self._region_in(response.request, failed="not_rendered")
             return
         self.explore_times.append(response.meta.get("deals_busy", 0.0))
-        self.explore_done += 1
-        name = self.region_names[region_id]
+        name = self.region_names[response.meta["region"]]
+        deals = []
         for card in page.cards:
             deal = asdict(card)
             deal["destination_id"] = card.destination_id or card.destination
             deal["regions"] = [name]
             deal["flights_url"] = urljoin(self.base_url + "/", card.flights_url)
-            self.found[origin].append(deal)
+            deals.append(deal)
         self.crawler.stats.inc_value("deals/cards", len(page.cards))
-        yield from self._region_in(origin, region_id)
+        yield from self._region_in(response.request, deals)
 
     def _again_after_429(self, failure) -> scrapy.Request | None:
         rounds = failure.request.meta.get("deals_429_rounds", 0)
@@ -314,39 +331,70 @@ class DealsSpider(scrapy.Spider):
         if again is not None:
             yield again
             return
-        meta = failure.request.meta
-        self.explore_times.append(meta.get("deals_busy", 0.0))
-        yield from self._region_in(meta["origin"], meta["region"], failed=failure_reason(failure))
+        self.explore_times.append(failure.request.meta.get("deals_busy", 0.0))
+        yield from self._region_in(failure.request, failed=failure_reason(failure))
 
-    def _region_in(self, origin: str, region_id: str, failed: str = ""):
+    def _region_in(self, request, deals=(), failed: str = ""):
+        origin, region_id = request.meta["origin"], request.meta["region"]
+        try:
+            recorded = self.ranking.record(
+                origin, region_id, list(deals), f"failed:{failed}" if failed else "ok"
+            )
+            if recorded.first:
+                self._count_region(origin, region_id, failed)
+            else:
+                # Redelivered after a node died before its ack: counted where it was recorded.
+                self.crawler.stats.inc_value("deals/explore_recorded_before")
+            expansions = []
+            if recorded.regions is not None:
+                expansions = self._expand(origin, recorded.regions, recorded.first)
+        except UNAVAILABLE as exc:
+            # The page comes back once the shared queue takes requests again (the cluster
+            # scheduler holds them while Redis is away); recorded or not, it is idempotent.
+            self.crawler.stats.inc_value("deals/state_unavailable")
+            self.logger.warning("deals: %s %s queued again, Redis: %s", origin, region_id, exc)
+            yield request.replace(meta={**request.meta, "retry_times": 0}, dont_filter=True)
+            return
+        yield from expansions
+
+    def _count_region(self, origin: str, region_id: str, failed: str) -> None:
         if failed:
             outcomes.failed(self.crawler.stats, f"explore_{failed}")
             self.failed_regions[origin][self.region_names[region_id]] = failed
             self.logger.warning("deals: %s %s given up: %s", origin, region_id, failed)
         else:
+            self.explore_done += 1
             outcomes.done(self.crawler.stats)
-        self.pending[origin].discard(region_id)
-        if not self.pending[origin]:
-            yield from self._expand(origin)
 
     # -- expansions -----------------------------------------------------------------
-    def _expand(self, origin: str):
-        chosen = best_deals(self.found.pop(origin, []), self.top)
-        outcomes.add_total(self.crawler.stats, len(chosen))
-        self.expansions_planned += len(chosen)
-        self.logger.info("deals: %s complete, expanding %d deals", origin, len(chosen))
+    def _expand(
+        self, origin: str, regions: dict[str, list[dict[str, Any]]], first: bool
+    ) -> list[scrapy.Request]:
+        # In the order of the arguments, not of arrival: ties come out the same anywhere.
+        found = [deal for _, rid in self.regions for deal in regions.get(rid, [])]
+        chosen = best_deals(found, self.top)
+        planned = self.ranking.plan(origin, len(chosen))
+        outcomes.set_total(self.crawler.stats, self.explore_planned + planned)
+        if first:
+            self.expansions_planned += len(chosen)
+            self.logger.info("deals: %s complete, expanding %d deals", origin, len(chosen))
+        requests = []
         for rank, deal in enumerate(chosen, 1):
             deal["rank"] = rank
             deal["origin"] = origin
-            yield scrapy.Request(
-                deal["flights_url"],
-                callback=self.parse_flights,
-                errback=self.expansion_failed,
-                meta=self._browser_meta("expansion", OPTION, None, deal=deal),
-                dont_filter=True,
-                # Finishing an origin's expansions first keeps memory flat and results early.
-                priority=10,
+            requests.append(
+                scrapy.Request(
+                    deal["flights_url"],
+                    callback=self.parse_flights,
+                    errback=self.expansion_failed,
+                    meta=self._browser_meta("expansion", OPTION, None, deal=deal),
+                    # Filtered (a redelivered region of a complete origin yields them
+                    # again). Finishing an origin's expansions first keeps memory flat and
+                    # results early.
+                    priority=10,
+                )
             )
+        return requests
 
     def parse_flights(self, response):
         options, broken = parse_flights(response.text)

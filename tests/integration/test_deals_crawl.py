@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -41,11 +42,11 @@ def start(sandbox_factory, **site):
     return sandbox_factory(["deals"], knobs={"deals": {**FAULTS, **SITE, **site}})
 
 
-def run(crawl, sb, args, env=None):
+def run(crawl, sb, args, env=None, settings=None):
     result = crawl(
         "deals",
         args=args,
-        settings=SETTINGS,
+        settings={**SETTINGS, **(settings or {})},
         env={"DEALS_BASE_URL": sb.url("deals"), **(env or {})},
         timeout=600,
     )
@@ -201,3 +202,30 @@ def test_later_phases(sandbox_factory, chromium, crawl, phase):
     assert len(report["origins"]) == origins
     assert_every_unit_accounted(result, report, report["origins"], regions)
     assert_right_deals(result, sb.truth("deals"), report, report["origins"], regions, 2)
+
+
+def test_stopped_then_resumed_with_jobdir(sandbox_factory, chromium, crawl, tmp_path):
+    sb = sandbox_factory(["deals"], knobs={"deals": {**SITE, "delivery": "inline"}})
+    regions, origins = ["europe", "asia", "caribbean"], ["PHX", "DFW"]
+    args = {"phase": 1, "regions": ",".join(regions), "top": 3}
+    jobdir = {"JOBDIR": str(tmp_path / "job")}
+    # Stopped early, as Ctrl-C would: one page at a time and stopped after the first, so
+    # PHX has a region or two in and the rest still queued.
+    first = crawl(
+        "deals",
+        args=args,
+        settings={**SETTINGS, **jobdir, "CONCURRENT_REQUESTS": 1, "CLOSESPIDER_PAGECOUNT": 1},
+        env={"DEALS_BASE_URL": sb.url("deals")},
+        timeout=600,
+    )
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.stats["finish_reason"] == "closespider_pagecount"
+    assert 1 <= report_of(first)["explore"]["done"] < len(regions)
+    assert first.items == []
+    second = run(crawl, sb, args, settings=jobdir)
+    both = SimpleNamespace(items=first.items + second.items)
+    assert len(both.items) == len(origins) * 3
+    explored = report_of(first)["explore"]["done"] + report_of(second)["explore"]["done"]
+    assert explored == len(origins) * len(regions)  # no page explored twice
+    no_failures = {"explore": {"failed_regions": {}}}
+    assert_right_deals(both, sb.truth("deals"), no_failures, origins, regions, 3)

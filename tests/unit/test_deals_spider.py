@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import redis
 from scrapy.http import HtmlResponse, Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
+from crawlers.deals_state import RedisState
 from crawlers.items import DealItem
 from crawlers.spiders.deals import DealsSpider
+from sandbox.services import free_port
 
 BASE = "http://flights.test"
 
@@ -112,3 +115,45 @@ def test_429_after_every_retry_is_queued_again_a_few_rounds(spider):
     # Other failures are not queued again.
     other = start_requests(spider)[spider.regions[1][1]]
     assert list(spider.explore_failed(http_failure(other, 503))) == []
+
+
+def test_a_redelivered_explore_page_counts_once_and_plans_the_same_expansions(spider, saved_page):
+    stats = spider.crawler.stats
+    starts = start_requests(spider)
+    # Filtered requests: a cluster queues each once, a JOBDIR resume skips those queued.
+    assert not any(r.dont_filter for r in starts.values())
+    europe, asia, caribbean = (rid for _, rid in spider.regions)
+    page = saved_page("deals/explore_inline.html")
+    assert list(spider.parse_explore(respond(starts[europe], page))) == []
+    assert list(spider.parse_explore(respond(starts[europe], page))) == []
+    assert stats.get_value("progress/done") == 1
+    list(spider.explore_failed(http_failure(starts[asia], 503)))
+    first = list(spider.parse_explore(respond(starts[caribbean], page)))
+    assert first and not any(r.dont_filter for r in first)
+    done, total = stats.get_value("progress/done"), stats.get_value("progress/total")
+    # The last page again (its node died before its ack): the same requests, which the
+    # scheduler's fingerprints drop if they were queued; nothing counted twice.
+    again = list(spider.parse_explore(respond(starts[caribbean], page)))
+    assert [(r.url, r.meta["deal"]["rank"]) for r in again] == [
+        (r.url, r.meta["deal"]["rank"]) for r in first
+    ]
+    assert stats.get_value("progress/done") == done
+    assert stats.get_value("progress/total") == total
+    assert stats.get_value("progress/failed") == 1
+    assert stats.get_value("deals/explore_recorded_before") == 2
+    assert spider.report("finished")["expansions"]["planned"] == len(first)
+
+
+def test_a_page_is_queued_again_while_redis_is_away(spider, saved_page):
+    starts = start_requests(spider)
+    europe = spider.regions[0][1]
+    # Nothing listens there: every call fails as a restarting Redis would.
+    away = redis.Redis(port=free_port(), socket_connect_timeout=2)
+    spider.ranking = RedisState(away, "deals", "run", len(spider.regions), ttl=60)
+    page = saved_page("deals/explore_inline.html")
+    (again,) = spider.parse_explore(respond(starts[europe], page))
+    assert isinstance(again, Request) and again.url == starts[europe].url and again.dont_filter
+    assert again.meta["region"] == europe
+    stats = spider.crawler.stats
+    assert stats.get_value("deals/state_unavailable") == 1
+    assert stats.get_value("progress/done") is None and stats.get_value("progress/failed") is None

@@ -1,0 +1,135 @@
+"""Deals on a cluster: nodes sharing one Redis rank every origin on all its regions, once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import redis
+
+from crawlers.env import PROJECT_ROOT
+from sandbox.crawl import crawl_command
+from tests.integration.test_deals_crawl import FAULTS, SETTINGS, SITE, assert_right_deals
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+
+def start_node(name: str, tmp: Path, args: dict, env: dict, settings: dict):
+    work = tmp / name
+    work.mkdir()
+    cmd = crawl_command(
+        "deals",
+        args=args,
+        settings={
+            **settings,
+            "STATS_FILE": str(work / "stats.json"),
+            "FEEDS": {str(work / "items.jsonl"): {"format": "jsonlines"}},
+        },
+    )
+    log = open(work / "log.txt", "w")  # noqa: SIM115 (closed with the process)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env, "NODE_ID": name, "DATA_DIR": str(work / "data")},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    return proc, work
+
+
+def test_nodes_rank_each_origin_on_all_its_regions(sandbox_factory, chromium, redis_url, tmp_path):
+    sb = sandbox_factory(["deals"], knobs={"deals": {**FAULTS, **SITE, "delivery": "xhr"}})
+    regions = ["anywhere", "europe", "asia", "caribbean"]
+    origins = ["PHX", "DFW", "LAX"]
+    top = 3
+    args = {"origins": ",".join(origins), "regions": ",".join(regions), "top": top}
+    settings = {
+        **SETTINGS,
+        "REDIS_URL": redis_url,
+        "CRAWL_JOB": "deals-cluster",
+        "CONCURRENT_REQUESTS": 2,
+        "CLUSTER_POLL_INTERVAL": 0.5,
+        "CLUSTER_IDLE_GRACE": 3,
+    }
+    env = {"DEALS_BASE_URL": sb.url("deals")}
+    nodes = [start_node(n, tmp_path, args, env, settings) for n in ("node-a", "node-b", "node-c")]
+    for proc, work in nodes:
+        assert proc.wait(800) == 0, (work / "log.txt").read_text()[-3000:]
+
+    items, reports, stats = [], [], []
+    for _, work in nodes:
+        lines = (work / "items.jsonl").read_text().splitlines()
+        items += [json.loads(line) for line in lines if line]
+        stats.append(json.loads((work / "stats.json").read_text()))
+        reports.append(json.loads(Path(stats[-1]["deals/capacity_report"]).read_text()))
+
+    # Explore pages were shared out, each handled once in the job.
+    explored = [r["explore"]["done"] + sum(r["explore"]["failed"].values()) for r in reports]
+    assert sum(explored) == len(origins) * len(regions)
+    assert sum(1 for n in explored if n) >= 2, explored  # more than one node explored
+
+    # Each deal stored once, and the right ones: the top of every origin over the regions
+    # that came in (a region given up on is reported by the node that gave it up).
+    assert max(Counter((i["origin"], i["destination_id"]) for i in items).values()) == 1
+    failed_regions: dict[str, dict[str, str]] = {}
+    for r in reports:
+        for origin, failed in r["explore"]["failed_regions"].items():
+            failed_regions.setdefault(origin, {}).update(failed)
+    merged = {"explore": {"failed_regions": failed_regions}}
+    assert_right_deals(
+        SimpleNamespace(items=items), sb.truth("deals"), merged, origins, regions, top
+    )
+
+    # Every unit done or failed with a reason, across the nodes; each node's total is the
+    # job's (explore pages plus every expansion planned so far), the last one complete.
+    planned = sum(r["expansions"]["planned"] for r in reports)
+    assert planned == len(items)
+    finished = sum(s.get("progress/done", 0) + s.get("progress/failed", 0) for s in stats)
+    assert finished == len(origins) * len(regions) + planned
+    assert max(s["progress/total"] for s in stats) == finished
+    for s in stats:
+        reasons = sum(v for k, v in s.items() if k.startswith("progress/failed/"))
+        assert s.get("progress/failed", 0) == reasons
+    for item in items:
+        assert item["expansion_status"] == "ok" or item["expansion_status"].startswith("failed:")
+
+
+def test_a_node_with_other_arguments_stops_with_one_line(
+    sandbox_factory, chromium, redis_url, tmp_path
+):
+    # Every page hangs: the first node's run stays open while the second one joins it.
+    sb = sandbox_factory(["deals"], knobs={"deals": {"fault_hang": 1.0, "hang_seconds": 20}})
+    args = {"origins": "PHX", "regions": "europe,asia", "top": 3}
+    env = {"DEALS_BASE_URL": sb.url("deals")}
+    settings = {"REDIS_URL": redis_url, "CRAWL_JOB": "deals-args"}
+    first, _ = start_node("node-a", tmp_path, args, env, settings)
+    try:
+        client = redis.Redis.from_url(redis_url)
+        deadline = time.monotonic() + 300
+        while not client.keys("deals:{deals-args}:*:args") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        client.close()
+        odd, work = start_node("node-b", tmp_path, {**args, "top": 4}, env, settings)
+        code = odd.wait(300)
+        log = (work / "log.txt").read_text()
+        assert code == 2, log[-5000:]
+        assert "error: deals: nodes of one job must crawl the same" in log, log[-3000:]
+        assert '"top": 4}, the job\'s other nodes {' in log
+        assert "Traceback" not in log
+    finally:
+        # Twice: the first asks Scrapy to finish what it holds, the second not to wait.
+        first.terminate()
+        time.sleep(2)
+        first.terminate()
+        try:
+            first.wait(60)
+        except subprocess.TimeoutExpired:
+            first.kill()
+            first.wait(30)
