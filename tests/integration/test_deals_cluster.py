@@ -10,11 +10,13 @@ from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
+import psycopg
 import pytest
 import redis
 
 from crawlers.env import PROJECT_ROOT
 from sandbox.crawl import crawl_command
+from sandbox.sites.deals import REGIONS, expected_top
 from tests.integration.test_deals_crawl import FAULTS, SETTINGS, SITE, assert_right_deals
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -133,3 +135,48 @@ def test_a_node_with_other_arguments_stops_with_one_line(
         except subprocess.TimeoutExpired:
             first.kill()
             first.wait(30)
+
+
+def test_a_node_killed_after_recording_regions_loses_nothing_and_doubles_nothing(
+    sandbox_factory, chromium, redis_url, database_url, tmp_path
+):
+    sb = sandbox_factory(["deals"], knobs={"deals": {**SITE, "delivery": "inline"}})
+    regions, origins, top = ["europe", "asia", "caribbean"], ["PHX", "DFW"], 2
+    args = {"origins": ",".join(origins), "regions": ",".join(regions), "top": top}
+    env = {"DEALS_BASE_URL": sb.url("deals"), "DATABASE_URL": database_url}
+    settings = {
+        **SETTINGS,
+        "REDIS_URL": redis_url,
+        "CRAWL_JOB": "deals-kill",
+        "CLUSTER_POLL_INTERVAL": 0.5,
+        "CLUSTER_IDLE_GRACE": 2,
+        "CLUSTER_LEASE_SECONDS": 4,
+    }
+    # The doomed node holds its acks back, so what it records is redelivered after it dies.
+    doomed, _ = start_node("node-a", tmp_path, args, env, {**settings, "CLUSTER_ACK_DELAY": 300})
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + 300
+    recorded = 0
+    while recorded < 2 and doomed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        recorded = sum(client.hlen(k) for k in client.keys("deals:{deals-kill}:*:in:*"))
+    client.close()
+    doomed.kill()
+    doomed.wait(60)
+    assert recorded >= 2
+    survivor, work = start_node("node-b", tmp_path, args, env, settings)
+    assert survivor.wait(600) == 0, (work / "log.txt").read_text()[-3000:]
+
+    stats = json.loads((work / "stats.json").read_text())
+    assert stats["deals/explore_recorded_before"] >= 1  # redelivered, not recorded again
+    truth = sb.truth("deals")
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT origin, destination_id, price, rank FROM deals ORDER BY origin, rank"
+        ).fetchall()
+    want = [
+        (origin, d["destination_id"], d["price"], rank)
+        for origin in sorted(origins)
+        for rank, d in enumerate(expected_top(truth, origin, [REGIONS[r] for r in regions], top), 1)
+    ]
+    assert [(o, d, float(p), r) for o, d, p, r in rows] == want
