@@ -11,12 +11,18 @@ CPU is each process's own user+system time at its last sample. The command's roo
 is sampled once more after it exits and before it is reaped (a zombie keeps its final
 times), so the root's tail is not lost; a child's CPU after its last sample is (at most one
 interval's worth). PSS is summed over the tree at each sample; the peak is the largest sum.
+
+From the command line: `python -m bench measure [--interval S] -- CMD [ARGS...]` runs CMD
+(its output shown) and prints the measurement as JSON.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -122,19 +128,21 @@ def run(
     cwd: str | Path | None = None,
     env: dict[str, str] | None = None,
     log_path: str | Path | None = None,
+    inherit_output: bool = False,
     interval: float = 0.25,
     timeout: float | None = None,
     linger: float = 10.0,
 ) -> Measurement:
     """Run `cmd` to its end, sampling its tree every `interval` seconds.
 
-    stdout and stderr go to `log_path` (or are discarded). Processes of the tree still alive
-    `linger` seconds after the root exits are killed (they are the command's own). On
-    `timeout` the command is killed and subprocess.TimeoutExpired raised.
+    stdout and stderr go to `log_path`, or to ours with `inherit_output`, else nowhere.
+    Processes of the tree still alive `linger` seconds after the root exits are killed (they
+    are the command's own). On `timeout` the command is killed and TimeoutExpired raised.
     """
     marker = f"bench-{uuid.uuid4().hex}"
     full_env = {**(os.environ if env is None else env), MARKER_ENV: marker}
-    log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    quiet = None if inherit_output else subprocess.DEVNULL
+    log = open(log_path, "wb") if log_path else quiet  # noqa: SIM115
     load_before = os.getloadavg()[0]
     started = time.monotonic()
     try:
@@ -183,3 +191,20 @@ def _kill_leftovers(sampler: TreeSampler, proc: subprocess.Popen) -> None:
             pass
     if proc.poll() is None:
         proc.kill()
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench measure", description=__doc__)
+    p.add_argument("--interval", type=float, default=0.25, help="seconds between samples")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
+    args = p.parse_args(argv)
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not cmd:
+        p.error("give the command to measure after --")
+    try:
+        m = run(cmd, inherit_output=True, interval=args.interval)
+    except OSError as exc:
+        print(f"measure: cannot run {cmd[0]}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(m.as_dict()), file=sys.stderr)
+    return m.returncode
