@@ -248,7 +248,9 @@ def test_postgres_restarted_under_the_businesses_crawl(
 
 
 # -- Redis restarted, nodes killed ------------------------------------------------------------
-def emails_node(background, sb, tmp_path: Path, name: str, redis_url: str, database_url: str):
+def emails_node(
+    background, sb, tmp_path: Path, name: str, redis_url: str, database_url: str, **settings
+):
     return background(
         "emails",
         tmp_path / name,
@@ -258,6 +260,7 @@ def emails_node(background, sb, tmp_path: Path, name: str, redis_url: str, datab
             "CLUSTER_LEASE_SECONDS": 4,
             "EMAILS_DB_FLUSH_SECONDS": 0.5,
             "FEEDS": {},
+            **settings,
         },
         env={
             "http_proxy": sb.url("emails"),
@@ -314,16 +317,39 @@ def test_redis_restarted_under_an_emails_cluster(
         durable.stop()
 
 
+def claimed_addresses(redis_url: str) -> int:
+    client = redis.Redis.from_url(redis_url)
+    return sum(client.scard(k) for k in client.scan_iter("emails:{emails}:addresses:*"))
+
+
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: addresses a SIGKILLed emails node claimed in the Redis address set but had "
+    "not yet written to PostgreSQL are never stored by any node",
+)
 def test_an_emails_node_killed_then_started_again_loses_no_address(
     sandbox_factory, redis_url, database_url, background, tmp_path
 ):
     sb = sandbox_factory(["emails"], knobs={"emails": {"size": 10, "latency_ms": 60}})
     site = sb.site("emails")
     redis.Redis.from_url(redis_url).rpush("emails:start_urls", *site.seeds())
+    # The victim keeps its addresses in memory for long (a big, slow batch): when it is
+    # killed, those it claimed are certainly not stored yet. The survivor joins once the
+    # victim has claimed some, so that every claim counted below is the victim's.
+    victim = emails_node(
+        background,
+        sb,
+        tmp_path,
+        "victim",
+        redis_url,
+        database_url,
+        EMAILS_DB_BATCH=100_000,
+        EMAILS_DB_FLUSH_SECONDS=600,
+    )
+    victim.wait_for(lambda: claimed_addresses(redis_url) >= 20)
     survivor = emails_node(background, sb, tmp_path, "survivor", redis_url, database_url)
-    victim = emails_node(background, sb, tmp_path, "victim", redis_url, database_url)
-    victim.wait_for(lambda: len(stored_emails(database_url)) >= 30)
+    survivor.wait_for(lambda: "joined job" in survivor.log)
     victim.kill()
     again = emails_node(background, sb, tmp_path, "victim-again", redis_url, database_url)
     for node in (survivor, again):
