@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dotenv import load_dotenv
 
@@ -28,15 +28,26 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+# libpq and redis-py both take a password as a query parameter too.
+SECRET_PARAMS = frozenset({"password", "passwd", "pwd", "sslpassword"})
+
+
 def redact_url(url: str) -> str:
     """The URL with its password replaced, for logs and error messages."""
     if not url:
         return url
     parts = urlsplit(url)
-    if parts.password is None:
+    netloc = parts.netloc
+    if parts.password is not None:
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        netloc = f"{parts.username or ''}:***@{host}"
+    query = parts.query
+    params = parse_qsl(query, keep_blank_values=True)
+    if any(key.lower() in SECRET_PARAMS for key, _ in params):
+        masked = [(k, "***" if k.lower() in SECRET_PARAMS else v) for k, v in params]
+        query = urlencode(masked, safe="*")
+    if netloc == parts.netloc and query == parts.query:
         return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, ""))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
