@@ -35,28 +35,11 @@ from crawlers.extraction.email_links import CONTACT, TRAP, classify, page_links
 from crawlers.extraction.emails import extract_emails, registered_domain
 from crawlers.items import EmailItem
 from crawlers.jobs import job_id
-from crawlers.logformatter import QuietLogFormatter
 from crawlers.pipelines.email_dedupe import address_book
 
 logger = logging.getLogger(__name__)
 
 HTTP_HANDLER = "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"
-
-
-class EmailLogFormatter(QuietLogFormatter):
-    """No record at all per scraped address unless LOG_LEVEL is DEBUG: Scrapy's root logger
-    lets every level through to its handler, so a DEBUG record is still built (about 8% of
-    this crawl's CPU at a million addresses) and only then thrown away."""
-
-    def __init__(self, debug: bool = False):
-        self.debug = debug
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler.settings.get("LOG_LEVEL") == "DEBUG")
-
-    def scraped(self, item, response, spider):
-        return super().scraped(item, response, spider) if self.debug else None
 
 
 @dataclass
@@ -108,7 +91,6 @@ class EmailsSpider(scrapy.Spider):
         # Depth is the spider's own (EMAILS_MAX_DEPTH), counted per site.
         "SPIDER_MIDDLEWARES": {"scrapy.spidermiddlewares.depth.DepthMiddleware": None},
         "DOWNLOAD_MAXSIZE": 8 * 1024 * 1024,
-        "LOG_FORMATTER": "crawlers.spiders.emails.EmailLogFormatter",
     }
 
     def __init__(self, urls: str = "", urls_file: str = "", target: str = "", **kwargs):
