@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import scrapy
+from redis.exceptions import RedisError
 from scrapy import signals
 from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import TextResponse
@@ -218,7 +219,14 @@ class EmailsSpider(scrapy.Spider):
         text = response.text
         found = extract_emails(text)
         if found and not self.closing:
-            new = self.book.claim(found)
+            try:
+                new = self.book.claim(found)
+            except RedisError:
+                # The shared address set is out of reach: the page goes back to the queue
+                # (which waits for Redis itself) rather than losing its addresses.
+                self.crawler.stats.inc_value("emails/claim_retries")
+                yield response.request.replace(dont_filter=True)
+                return
             if new:
                 self.crawler.stats.inc_value("emails/found", len(new))
                 when = datetime.now(UTC).isoformat(timespec="seconds")

@@ -279,11 +279,6 @@ def stored_emails(database_url: str) -> list[str]:
         return [r[0] for r in conn.execute("SELECT email FROM emails")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: emails spider loses the addresses of pages parsed while Redis is down "
-    "(RedisAddresses.claim raises ConnectionError out of EmailsSpider.parse)",
-)
 @pytest.mark.slow
 def test_redis_restarted_under_an_emails_cluster(
     sandbox_factory, database_url, background, tmp_path
