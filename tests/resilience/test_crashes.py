@@ -84,7 +84,10 @@ def test_chromium_killed_under_a_browser_crawl(sandbox_factory, chromium, backgr
                 proc.kill()
     code = run.wait(600)
     log = run.log
-    assert "Traceback" not in log, log[-4000:]
+    # Playwright's own event emitter prints a listener error when its browser dies under
+    # it (not our code, nothing lost); any other traceback is a failure.
+    ours = [t for t in log.split("Traceback")[1:] if "playwright/_impl/event_emitter" not in t]
+    assert not ours, log[-4000:]
     assert code == 0, log[-3000:]
     stats = run.stats
     report = json.loads(Path(stats["deals/capacity_report"]).read_text())
