@@ -42,9 +42,13 @@ def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen | Non
 
 
 class RedisServer:
-    def __init__(self, port: int | None = None):
+    """`durable=True` writes every command to an append-only file before answering, so the
+    data survives `stop(keep_data=True)` and `start()`; otherwise nothing is kept."""
+
+    def __init__(self, port: int | None = None, durable: bool = False):
         self.port = port or free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="redis-"))
+        self.durable = durable
+        self.dir = Path(tempfile.mkdtemp(prefix="redis-aof-" if durable else "redis-"))
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -66,8 +70,11 @@ class RedisServer:
                 str(self.dir),
                 "--save",
                 "",
-                "--appendonly",
-                "no",
+                *(
+                    ["--appendonly", "yes", "--appendfsync", "always"]
+                    if self.durable
+                    else ["--appendonly", "no"]
+                ),
                 "--protected-mode",
                 "no",
             ],
@@ -77,20 +84,22 @@ class RedisServer:
         wait_for_port(self.port, proc=self.proc)
         return self
 
-    def stop(self) -> None:
+    def stop(self, keep_data: bool = False) -> None:
+        """`keep_data=True` leaves the folder for a later `start()` (an outage, not an end)."""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                # A durable server flushes its append-only file on the way out.
+                self.proc.wait(20 if self.durable else 10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
+                self.proc.wait()
+        if not keep_data:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def restart(self) -> None:
-        """Stop and start on the same port (data is not kept: --save '')."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+        """Stop and start on the same port; only a durable server keeps its data."""
+        self.stop(keep_data=True)
         self.start()
 
 

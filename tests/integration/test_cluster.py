@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import redis
 
 from crawlers.env import PROJECT_ROOT
 from sandbox.crawl import crawl_command
-from sandbox.services import free_port, wait_for_port
+from sandbox.services import RedisServer, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -249,50 +247,11 @@ def test_unreachable_redis_is_one_line_without_the_password(crawl, tmp_path):
     assert "Traceback" not in result.log
 
 
-class DurableRedis:
-    """A private Redis that keeps its data across a restart (append-only file)."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="redis-aof-"))
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = None
-
-    def start(self) -> DurableRedis:
-        self.proc = subprocess.Popen(
-            [
-                shutil.which("redis-server"),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.dir),
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port, proc=self.proc)
-        return self
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(20)
-
-
 @pytest.fixture
 def durable_redis():
-    server = DurableRedis().start()
+    server = RedisServer(durable=True).start()
     yield server
     server.stop()
-    shutil.rmtree(server.dir, ignore_errors=True)
 
 
 def test_nodes_wait_for_a_restarting_redis_and_carry_on(
@@ -303,7 +262,7 @@ def test_nodes_wait_for_a_restarting_redis_and_carry_on(
     settings = {"REDIS_URL": durable_redis.url, "DATABASE_URL": database_url}
     nodes = [Node(f"n{i}", tmp_path, sb.url("catalog"), settings, 1) for i in range(2)]
     wait_until(lambda: len(stored(database_url)) >= 15, nodes)
-    durable_redis.stop()
+    durable_redis.stop(keep_data=True)
     time.sleep(3)
     durable_redis.start()
     assert [n.wait() for n in nodes] == [0, 0], "\n".join(n.log[-3000:] for n in nodes)
@@ -327,7 +286,7 @@ def test_a_long_redis_outage_stops_cleanly_and_the_crawl_resumes(
     }
     first = Node("first", tmp_path, sb.url("catalog"), settings, 1)
     wait_until(lambda: len(stored(database_url)) >= 10, [first])
-    durable_redis.stop()
+    durable_redis.stop(keep_data=True)
     assert first.wait() == 1
     last = first.log.strip().splitlines()[-1]
     assert last.startswith(f"error: Redis at {durable_redis.url} unreachable for 3s; stopped")

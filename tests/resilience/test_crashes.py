@@ -20,6 +20,7 @@ import pytest
 import redis
 
 from crawlers.env import PROJECT_ROOT
+from sandbox.services import RedisServer
 from tests.resilience import portal
 from tests.resilience.checks import assert_accounted, assert_once
 
@@ -286,9 +287,7 @@ def stored_emails(database_url: str) -> list[str]:
 def test_redis_restarted_under_an_emails_cluster(
     sandbox_factory, database_url, background, tmp_path
 ):
-    from tests.integration.test_cluster import DurableRedis
-
-    durable = DurableRedis().start()
+    durable = RedisServer(durable=True).start()
     try:
         sb = sandbox_factory(["emails"], knobs={"emails": {"size": 10, "latency_ms": 60}})
         site = sb.site("emails")
@@ -298,7 +297,7 @@ def test_redis_restarted_under_an_emails_cluster(
             emails_node(background, sb, tmp_path, n, durable.url, database_url) for n in ("a", "b")
         ]
         nodes[0].wait_for(lambda: len(stored_emails(database_url)) >= 30)
-        durable.stop()
+        durable.stop(keep_data=True)
         time.sleep(3)
         durable.start()
         codes = [n.wait(300) for n in nodes]
