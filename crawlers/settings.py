@@ -4,6 +4,7 @@ Every value here can be overridden per run: `scrapy crawl vehicles -s CONCURRENT
 Worker counts of the old tools are concurrency settings here, not processes.
 """
 
+import os
 import warnings
 
 from scrapy.exceptions import ScrapyDeprecationWarning
@@ -128,9 +129,10 @@ FEED_EXPORT_ENCODING = "utf-8"
 FEED_EXPORTERS = {"jsonlines": "crawlers.exporters.DataclassJsonLinesItemExporter"}
 
 # --- businesses (crawlers/spiders/businesses.py, README "businesses") ----------------------
-# Accept/reject rules for listings (empty: keep every listing).
-BUSINESSES_FILTER_FILE = env_str(
-    "BUSINESSES_FILTER_FILE", str(PROJECT_ROOT / "data" / "business_filter.json")
+# Accept/reject rules for listings: a file, empty to keep every listing, or None (unset)
+# for the rules shipped in the package (crawlers/data/business_filter.json).
+BUSINESSES_FILTER_FILE = (
+    env_str("BUSINESSES_FILTER_FILE") if "BUSINESSES_FILTER_FILE" in os.environ else None
 )
 # A claimed target comes back to the other nodes if its node stops renewing it this long.
 BUSINESSES_LEASE_SECONDS = 300

