@@ -190,6 +190,7 @@ EXTENSIONS = {
     "crawlers.telemetry.extension.TelemetryPublisher": 120,
     "crawlers.extensions.report.CrawlReport": 130,
     "crawlers.extensions.stats_file.StatsFile": 900,
+    "crawlers.extensions.listener_errors.DeadBrowserListenerErrors": 910,
 }
 # Final stats as JSON (empty: not written).
 STATS_FILE = env_str("STATS_FILE")
