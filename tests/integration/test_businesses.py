@@ -18,7 +18,7 @@ import pytest
 
 from crawlers.env import PROJECT_ROOT
 from crawlers.ledger import LEDGER_FILE
-from sandbox.crawl import crawl_command
+from tests import helpers
 
 pytestmark = pytest.mark.integration
 
@@ -112,10 +112,8 @@ def stored_businesses(url: str) -> list[tuple]:
 def test_targets_file_collects_every_organic_business_once(sandbox_factory, crawl, tmp_path):
     sb = sandbox_factory(["businesses"], knobs=site_knobs())
     truth = sb.truth("businesses")
-    targets = tmp_path / "targets.tsv"
-    targets.write_text(
-        "# searches to check\n"
-        + "".join(f"{s['search_terms']}\t{s['location']}\n" for s in truth["searches"])
+    targets = helpers.write_targets(
+        tmp_path / "targets.tsv", truth["searches"], header="# searches to check\n"
     )
     result = crawl(
         "businesses",
@@ -241,27 +239,13 @@ def test_postgres_ledger_and_upsert(sandbox_factory, crawl, tmp_path, database_u
 
 
 def start_node(name: str, sb, env: dict, workdir: Path, settings: dict) -> subprocess.Popen:
-    workdir.mkdir(parents=True, exist_ok=True)
-    cmd = crawl_command(
-        "businesses",
-        settings={
-            **SETTINGS,
-            "BUSINESSES_BASE_URL": sb.url("businesses"),
-            "BUSINESSES_FILTER_FILE": "",
-            "STATS_FILE": str(workdir / "stats.json"),
-            **settings,
-        },
-    )
-    log = open(workdir / "log.txt", "w")  # noqa: SIM115 - closed with the process
-    data_dir = env.get("DATA_DIR", str(workdir / "data"))
-    return subprocess.Popen(
-        cmd,
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **env, "NODE_ID": name, "DATA_DIR": data_dir},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
+    settings = {
+        **SETTINGS,
+        "BUSINESSES_BASE_URL": sb.url("businesses"),
+        "BUSINESSES_FILTER_FILE": "",
+        **settings,
+    }
+    return helpers.start_node("businesses", name, workdir, settings=settings, env=env)
 
 
 def slow_site_knobs():
@@ -352,7 +336,7 @@ def test_ctrl_c_puts_unfinished_targets_back(sandbox_factory, tmp_path):
     statuses = [r["status"] for r in rows]
     assert "in_progress" not in statuses
     assert 0 < statuses.count("done") < total
-    kept = {json.loads(line)["ypid"] for line in feed.read_text().splitlines()}
+    kept = {item["ypid"] for item in helpers.read_jsonl(feed)}
     searches = by_search(truth)
     for row in rows:
         if row["status"] == "done":
@@ -365,7 +349,7 @@ def test_ctrl_c_puts_unfinished_targets_back(sandbox_factory, tmp_path):
     second = start_node("second", sb, env, tmp_path / "second", settings)
     assert second.wait(240) == 0, (tmp_path / "second" / "log.txt").read_text()[-3000:]
     assert {r["status"] for r in ledger_rows(env)} == {"done"}
-    everything = {json.loads(line)["ypid"] for line in feed.read_text().splitlines()}
+    everything = {item["ypid"] for item in helpers.read_jsonl(feed)}
     assert everything == set(truth["businesses"])
 
 

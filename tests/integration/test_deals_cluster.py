@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from collections import Counter
@@ -14,35 +13,17 @@ import psycopg
 import pytest
 import redis
 
-from crawlers.env import PROJECT_ROOT
-from sandbox.crawl import crawl_command
 from sandbox.sites.deals import REGIONS, expected_top
+from tests import helpers
 from tests.integration.test_deals_crawl import FAULTS, SETTINGS, SITE, assert_right_deals
+from tests.resilience.checks import failed_by_reason
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 
 def start_node(name: str, tmp: Path, args: dict, env: dict, settings: dict):
     work = tmp / name
-    work.mkdir()
-    cmd = crawl_command(
-        "deals",
-        args=args,
-        settings={
-            **settings,
-            "STATS_FILE": str(work / "stats.json"),
-            "FEEDS": {str(work / "items.jsonl"): {"format": "jsonlines"}},
-        },
-    )
-    log = open(work / "log.txt", "w")  # noqa: SIM115 (closed with the process)
-    proc = subprocess.Popen(
-        cmd,
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **env, "NODE_ID": name, "DATA_DIR": str(work / "data")},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = helpers.start_node("deals", name, work, args=args, settings=settings, env=env, feed=True)
     return proc, work
 
 
@@ -67,8 +48,7 @@ def test_nodes_rank_each_origin_on_all_its_regions(sandbox_factory, chromium, re
 
     items, reports, stats = [], [], []
     for _, work in nodes:
-        lines = (work / "items.jsonl").read_text().splitlines()
-        items += [json.loads(line) for line in lines if line]
+        items += helpers.read_jsonl(work / "items.jsonl")
         stats.append(json.loads((work / "stats.json").read_text()))
         reports.append(json.loads(Path(stats[-1]["deals/capacity_report"]).read_text()))
 
@@ -97,8 +77,7 @@ def test_nodes_rank_each_origin_on_all_its_regions(sandbox_factory, chromium, re
     assert finished == len(origins) * len(regions) + planned
     assert max(s["progress/total"] for s in stats) == finished
     for s in stats:
-        reasons = sum(v for k, v in s.items() if k.startswith("progress/failed/"))
-        assert s.get("progress/failed", 0) == reasons
+        assert s.get("progress/failed", 0) == sum(failed_by_reason(s).values())
     for item in items:
         assert item["expansion_status"] == "ok" or item["expansion_status"].startswith("failed:")
 

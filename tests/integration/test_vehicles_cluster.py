@@ -2,41 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from crawlers.env import PROJECT_ROOT
-from sandbox.crawl import crawl_command
+from tests import helpers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 
 def start_node(name: str, tmp: Path, env: dict, settings: dict) -> tuple[subprocess.Popen, Path]:
     work = tmp / name
-    work.mkdir()
-    cmd = crawl_command(
-        "vehicles",
-        settings={
-            **settings,
-            "STATS_FILE": str(work / "stats.json"),
-            "FEEDS": {str(work / "items.jsonl"): {"format": "jsonlines"}},
-        },
-    )
-    log = open(work / "log.txt", "w")  # noqa: SIM115 (closed with the process)
-    proc = subprocess.Popen(
-        cmd,
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **env, "NODE_ID": name, "DATA_DIR": str(work / "data")},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    return proc, work
+    return helpers.start_node("vehicles", name, work, settings=settings, env=env, feed=True), work
 
 
 def test_two_nodes_fetch_each_pdf_once(sandbox_factory, redis_url, tmp_path):
@@ -66,8 +45,7 @@ def test_two_nodes_fetch_each_pdf_once(sandbox_factory, redis_url, tmp_path):
 
     items = []
     for _, work in nodes:
-        lines = (work / "items.jsonl").read_text().splitlines()
-        items += [json.loads(line) for line in lines if line]
+        items += helpers.read_jsonl(work / "items.jsonl")
     truth = {v["ref"]: v for v in sb.truth("vehicles")["vehicles"]}
     downloaded = Counter(i["ref"] for i in items if i["status"] == "downloaded")
     assert set(downloaded) == set(truth)

@@ -35,6 +35,14 @@ def assert_accounted(stats: dict[str, Any], *, total_known: bool = True) -> dict
     return reasons
 
 
+def assert_all_done(stats: dict[str, Any], total: int | None = None) -> None:
+    """Accounted for, none failed, and (given `total`) exactly that many units planned."""
+    reasons = assert_accounted(stats)
+    if total is not None:
+        assert stats["progress/total"] == total, (stats["progress/total"], total)
+    assert reasons == {}, reasons
+
+
 def assert_once(values: Iterable[Any], what: str = "item") -> None:
     counts = Counter(values)
     twice = {v: n for v, n in counts.items() if n > 1}

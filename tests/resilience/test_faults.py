@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import write_targets
 from tests.resilience import portal
-from tests.resilience.checks import assert_accounted, assert_once
+from tests.resilience.checks import assert_accounted, assert_all_done, assert_once
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -68,10 +69,7 @@ def test_directory_storm_every_search_done_and_every_card_right(sandbox_factory,
         ["businesses"], knobs={"businesses": {**STORM, "size": 25, "options": options}}
     )
     truth = sb.truth("businesses")
-    targets = tmp_path / "targets.tsv"
-    targets.write_text(
-        "".join(f"{s['search_terms']}\t{s['location']}\n" for s in truth["searches"])
-    )
+    targets = write_targets(tmp_path / "targets.tsv", truth["searches"])
     result = crawl(
         "businesses",
         args={"targets_file": str(targets)},
@@ -89,9 +87,7 @@ def test_directory_storm_every_search_done_and_every_card_right(sandbox_factory,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.log
-    reasons = assert_accounted(result.stats)
-    assert result.stats["progress/total"] == len(truth["searches"])
-    assert reasons == {}, reasons
+    assert_all_done(result.stats, total=len(truth["searches"]))
     assert_once(i["ypid"] for i in result.items)
     assert {i["ypid"] for i in result.items} == set(truth["businesses"])
     for item in result.items:

@@ -15,6 +15,7 @@ import pytest
 
 from sandbox.proxy import ProxyFarm
 from sandbox.services import free_port, wait_for_port
+from tests.helpers import write_targets
 from tests.resilience import portal
 from tests.resilience.leaks import LeakScanner
 
@@ -123,10 +124,7 @@ def test_businesses_with_postgres_proxies_and_redis_at_debug_leak_nothing(
     options = {"states": "DE", "categories": "plumbers", "per_page": 10}
     sb = sandbox_factory(["businesses"], knobs={"businesses": {"size": 12, "options": options}})
     truth = sb.truth("businesses")
-    targets = tmp_path / "targets.tsv"
-    targets.write_text(
-        "".join(f"{s['search_terms']}\t{s['location']}\n" for s in truth["searches"])
-    )
+    targets = write_targets(tmp_path / "targets.tsv", truth["searches"])
     result = crawl(
         "businesses",
         args={"targets_file": str(targets)},
