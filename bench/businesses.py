@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -23,6 +22,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bench._sandbox_proc import SandboxProcess
 from bench.measure import run as measure
 from crawlers.env import PROJECT_ROOT
 from crawlers.extraction.businesses import parse_results, search_url
@@ -67,38 +67,11 @@ def bench_parse() -> int:
     return 0
 
 
-def start_sandbox(args: argparse.Namespace, workdir: Path) -> tuple[subprocess.Popen, str]:
-    ports = workdir / "ports.json"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "--sites",
-            "businesses",
-            "--latency-ms",
-            str(args.latency_ms),
-            "--jitter-ms",
-            str(args.jitter_ms),
-            "--set",
-            f"businesses.states={args.states}",
-            "--set",
-            f"businesses.categories={args.categories}",
-            "--set",
-            f"businesses.min_population={args.min_population}",
-            "--ports-file",
-            str(ports),
-        ],
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while not ports.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("bench: the sandbox did not start")
-        time.sleep(0.1)
-    return proc, json.loads(ports.read_text())["businesses"]
+def start_sandbox(args: argparse.Namespace, workdir: Path) -> SandboxProcess:
+    options = ["--latency-ms", str(args.latency_ms), "--jitter-ms", str(args.jitter_ms)]
+    for knob in ("states", "categories", "min_population"):
+        options += ["--set", f"businesses.{knob}={getattr(args, knob)}"]
+    return SandboxProcess(["businesses"], workdir, options, who="bench businesses")
 
 
 def main(argv: list[str]) -> int:
@@ -116,12 +89,11 @@ def main(argv: list[str]) -> int:
             build_targets(parse_states(args.states), args.min_population, categories)
         )
         ledger.close()
-        sandbox, url = start_sandbox(args, workdir)
+        sandbox = start_sandbox(args, workdir)
         try:
-            results = run_nodes(args, url, workdir, data_dir)
+            results = run_nodes(args, sandbox.urls["businesses"], workdir, data_dir)
         finally:
-            sandbox.terminate()
-            sandbox.wait(30)
+            sandbox.stop()
         ledger = SqliteLedger(data_dir / "businesses-ledger.sqlite")
         overall = ledger.status().overall
         ledger.close()

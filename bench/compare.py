@@ -29,16 +29,14 @@ import io
 import json
 import os
 import pstats
-import signal
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import measure
+from bench._sandbox_proc import SandboxProcess
 from crawlers.env import PROJECT_ROOT
 from sandbox.crawl import crawl_command
 
@@ -118,42 +116,6 @@ def ensure_peer_venv() -> None:
         [str(PEER_PYTHON), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True
     )
     stamp.write_text(want)
-
-
-# -- the sandbox, in a process of its own -----------------------------------------------------
-class SandboxProcess:
-    def __init__(self, sites: list[str], latency_ms: float, knobs: list[str], workdir: Path):
-        self.ports_file = workdir / "sandbox-ports.json"
-        self.ports_file.unlink(missing_ok=True)  # written anew once the sandbox listens
-        cmd = [sys.executable, "-m", "sandbox", "--sites", ",".join(sites)]
-        cmd += ["--latency-ms", str(latency_ms), "--ports-file", str(self.ports_file)]
-        for knob in knobs:
-            cmd += ["--set", knob]
-        self.log = open(workdir / "sandbox.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            cmd, cwd=PROJECT_ROOT, stdout=self.log, stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + 120
-        while not self.ports_file.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise SystemExit(f"compare: the sandbox did not start, see {self.log.name}")
-            time.sleep(0.2)
-        self.urls = json.loads(self.ports_file.read_text())
-
-    def get_json(self, site: str, path: str):
-        with urllib.request.urlopen(self.urls[site] + path, timeout=300) as resp:
-            return json.load(resp)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 # -- inputs ---------------------------------------------------------------------------------
@@ -428,7 +390,10 @@ def main(argv: list[str]) -> int:
     if args.workload in ("browser", "all"):
         sites.append("deals")
         knobs.extend(DEALS_KNOBS)
-    sandbox = SandboxProcess(sites, args.latency_ms, knobs, root)
+    options = ["--latency-ms", str(args.latency_ms)]
+    for knob in knobs:
+        options += ["--set", knob]
+    sandbox = SandboxProcess(sites, root, options, who="compare")
     workloads: list[Workload] = []
     profile = ""
     try:

@@ -27,8 +27,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -37,6 +35,7 @@ from pathlib import Path
 import psutil
 from playwright.async_api import async_playwright
 
+from bench._sandbox_proc import SandboxProcess
 from bench.measure import run as measure
 from crawlers.browser import BLOCKED_RESOURCE_TYPES, launch_options
 from crawlers.env import PROJECT_ROOT
@@ -58,33 +57,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def start_sandbox(args: argparse.Namespace, workdir: Path) -> tuple[subprocess.Popen, str]:
-    ports = workdir / "ports.json"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "--sites",
-            "deals",
-            "--latency-ms",
-            str(args.latency_ms),
-            "--set",
-            f"deals.flights_ms={args.flights_ms}",
-            "--ports-file",
-            str(ports),
-        ],
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while not ports.exists():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise SystemExit("bench deals: the sandbox did not start")
-        time.sleep(0.1)
-    return proc, json.loads(ports.read_text())["deals"]
+def start_sandbox(args: argparse.Namespace, workdir: Path) -> SandboxProcess:
+    options = ["--latency-ms", str(args.latency_ms), "--set", f"deals.flights_ms={args.flights_ms}"]
+    return SandboxProcess(["deals"], workdir, options, who="bench deals")
 
 
 def run_one(args, url: str, workdir: Path, concurrency: int, blocking: bool) -> dict:
@@ -220,7 +195,8 @@ def main(argv: list[str]) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="bench-deals-"))
-    sandbox, url = start_sandbox(args, workdir)
+    sandbox = start_sandbox(args, workdir)
+    url = sandbox.urls["deals"]
     results = []
     try:
         for blocking in blockings:
@@ -236,8 +212,7 @@ def main(argv: list[str]) -> int:
         for m in memory:
             print(json.dumps(m), flush=True)
     finally:
-        sandbox.terminate()
-        sandbox.wait(10)
+        sandbox.stop()
     print()
     print("crawl: blocking  C  exp/min  exp s (mean/p95)  peak PSS MiB  CPU s  wall s")
     for r in results:

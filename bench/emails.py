@@ -32,6 +32,7 @@ import psutil
 import psycopg
 import redis
 
+from bench._sandbox_proc import SandboxProcess
 from crawlers.env import PROJECT_ROOT
 from sandbox.knobs import Knobs
 from sandbox.services import PostgresServer, RedisServer, ServiceError
@@ -159,35 +160,10 @@ def postgres_cpu(server: PostgresServer) -> float:
     return total
 
 
-def start_sandbox(sites: int, latency_ms: float, workdir: Path):
-    ports = workdir / "ports.json"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "--sites",
-            "emails",
-            "--size",
-            str(sites),
-            "--latency-ms",
-            str(latency_ms),
-            "--set",
-            f"emails.team_pages={TEAM_PAGES}",
-            "--set",
-            f"emails.per_page={PER_PAGE}",
-            "--ports-file",
-            str(ports),
-        ],
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    proc.stdout.readline()
-    deadline = time.monotonic() + 30
-    while not ports.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return proc, json.loads(ports.read_text())["emails"]
+def start_sandbox(sites: int, latency_ms: float, workdir: Path) -> SandboxProcess:
+    options = ["--size", str(sites), "--latency-ms", str(latency_ms)]
+    options += ["--set", f"emails.team_pages={TEAM_PAGES}", "--set", f"emails.per_page={PER_PAGE}"]
+    return SandboxProcess(["emails"], workdir, options, who="bench emails")
 
 
 def node_command(target: int, urls_file: str | None, settings: dict, profile_out: str | None):
@@ -213,7 +189,8 @@ def run(args) -> dict:
     sandbox = pg = rds = None
     procs: list[subprocess.Popen] = []
     try:
-        sandbox, sandbox_url = start_sandbox(sites, args.latency_ms, workdir)
+        sandbox = start_sandbox(sites, args.latency_ms, workdir)
+        sandbox_url = sandbox.urls["emails"]
         pg = start_postgres()
         rds = RedisServer().start() if args.nodes > 1 else None
         database_url = pg.create_database("bench")
@@ -290,8 +267,7 @@ def run(args) -> dict:
                 proc.terminate()
                 proc.wait(30)
         if sandbox is not None:
-            sandbox.terminate()
-            sandbox.wait(10)
+            sandbox.stop()
         if pg is not None:
             pg.stop()
         if rds is not None:

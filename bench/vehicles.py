@@ -24,13 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 
+from bench._sandbox_proc import SandboxProcess
 from bench.measure import run as measure
 from crawlers.env import PROJECT_ROOT
 from sandbox.crawl import crawl_command
@@ -57,43 +56,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def start_sandbox(args: argparse.Namespace, workdir: Path) -> tuple[subprocess.Popen, str]:
-    workdir.mkdir(parents=True, exist_ok=True)
-    ports = workdir / "ports.json"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "--sites",
-            "vehicles",
-            "--latency-ms",
-            str(args.latency_ms),
-            "--jitter-ms",
-            str(args.jitter_ms),
-            "--size",
-            str(args.vehicles),
-            "--set",
-            f"vehicles.session_requests={args.session_requests}",
-            "--set",
-            f"vehicles.pdf_kb={args.pdf_kb}",
-            "--ports-file",
-            str(ports),
-        ],
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            return proc, json.loads(ports.read_text())["vehicles"]
-        except (OSError, ValueError, KeyError):
-            pass  # not there yet, or not written in full yet
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise SystemExit("bench vehicles: the sandbox did not start")
-        time.sleep(0.1)
+def start_sandbox(args: argparse.Namespace, workdir: Path) -> SandboxProcess:
+    options = ["--latency-ms", str(args.latency_ms), "--jitter-ms", str(args.jitter_ms)]
+    options += ["--size", str(args.vehicles)]
+    options += ["--set", f"vehicles.session_requests={args.session_requests}"]
+    options += ["--set", f"vehicles.pdf_kb={args.pdf_kb}"]
+    return SandboxProcess(["vehicles"], workdir, options, who="bench vehicles")
 
 
 def after_login_seconds(log: Path) -> float | None:
@@ -168,12 +136,11 @@ def main(argv: list[str]) -> int:
     results = []
     for mode in args.modes.split(","):
         # A fresh portal per mode: the same inventory, no PDF already saved.
-        sandbox, url = start_sandbox(args, workdir / f"sandbox-{mode}")
+        sandbox = start_sandbox(args, workdir / f"sandbox-{mode}")
         try:
-            result = run_one(args, url, workdir, mode)
+            result = run_one(args, sandbox.urls["vehicles"], workdir, mode)
         finally:
-            sandbox.terminate()
-            sandbox.wait(10)
+            sandbox.stop()
         results.append(result)
         print(json.dumps(result), flush=True)
     print()
