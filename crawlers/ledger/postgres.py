@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 import psycopg
 
 from crawlers.db import connect
-from crawlers.ledger.model import DONE, FAILED, IN_PROGRESS, LedgerStatus, StateCounts, Target
-from crawlers.outcomes import clean_reason
+from crawlers.ledger.base import SqlLedger, claimed_targets, ledger_status
+from crawlers.ledger.model import FAILED, LedgerStatus, Target
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS business_targets (
@@ -38,7 +38,7 @@ SCOPE = " AND (%(states)s::text[] IS NULL OR state = ANY(%(states)s::text[]))"
 HELD = " WHERE id = ANY(%(ids)s) AND status = 'in_progress' AND lease_owner = %(node)s"
 
 
-class PostgresLedger:
+class PostgresLedger(SqlLedger):
     def __init__(self, url: str):
         self.url = url
         self.db = connect(url, autocommit=True)
@@ -96,8 +96,7 @@ class PostgresLedger:
             RETURNING id, state, city, search_terms, priority, attempts""",
             {"node": node, "lease": lease_seconds, "limit": limit, "states": _arr(states)},
         ).fetchall()
-        rows.sort(key=lambda r: (-r[4], r[0]))
-        return [Target(r[1], r[2], r[3], r[4], r[0], r[5]) for r in rows]
+        return claimed_targets(rows)
 
     def renew(self, node: str, ids: Sequence[int], lease_seconds: float) -> set[int]:
         if not ids:
@@ -125,12 +124,6 @@ class PostgresLedger:
             },
         )
         return cur.rowcount == 1
-
-    def finish(self, node: str, target_id: int, accepted: int, rejected: int, pages: int) -> bool:
-        return self._end(node, target_id, DONE, "", accepted, rejected, pages)
-
-    def fail(self, node, target_id, reason, accepted=0, rejected=0, pages=0) -> bool:
-        return self._end(node, target_id, FAILED, clean_reason(reason), accepted, rejected, pages)
 
     def release(self, node: str, ids: Sequence[int]) -> int:
         if not ids:
@@ -171,20 +164,12 @@ class PostgresLedger:
 
     def status(self, states: Sequence[str] | None = None, window: float = 900.0) -> LedgerStatus:
         params = {"states": _arr(states), "window": window}
-        per_state: dict[str, StateCounts] = {}
         rows = self._execute(
             "SELECT state, status, count(*), count(*) FILTER (WHERE lease_until < now()),"
             " sum(accepted), sum(rejected) FROM business_targets"
             f" WHERE true{SCOPE} GROUP BY state, status",
             params,
         ).fetchall()
-        for state, status, n, stuck, accepted, rejected in rows:
-            counts = per_state.setdefault(state, StateCounts())
-            counts.counts[status] = n
-            if status == IN_PROGRESS:
-                counts.stuck += stuck
-            counts.accepted += accepted or 0
-            counts.rejected += rejected or 0
         recent = self._execute(
             "SELECT count(*) FROM business_targets"
             f" WHERE finished_at >= now() - make_interval(secs => %(window)s){SCOPE}",
@@ -197,7 +182,7 @@ class PostgresLedger:
                 params,
             ).fetchall()
         )
-        return LedgerStatus(dict(sorted(per_state.items())), recent, window, reasons)
+        return ledger_status(rows, recent, window, reasons)
 
 
 def _arr(states: Sequence[str] | None) -> list[str] | None:

@@ -8,15 +8,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from crawlers.errors import ConfigError
-from crawlers.ledger.model import (
-    DONE,
-    FAILED,
-    IN_PROGRESS,
-    LedgerStatus,
-    StateCounts,
-    Target,
-)
-from crawlers.outcomes import clean_reason
+from crawlers.ledger.base import SqlLedger, claimed_targets, ledger_status
+from crawlers.ledger.model import FAILED, LedgerStatus, Target
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS business_targets (
@@ -44,7 +37,7 @@ CREATE INDEX IF NOT EXISTS business_targets_finished ON business_targets (finish
 CLAIMABLE = "(status = 'planned' OR (status = 'in_progress' AND lease_until < :now))"
 
 
-class SqliteLedger:
+class SqliteLedger(SqlLedger):
     def __init__(self, path: str | Path):
         self.path = Path(path)
         try:
@@ -109,8 +102,7 @@ class SqliteLedger:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        rows.sort(key=lambda r: (-r[4], r[0]))
-        return [Target(r[1], r[2], r[3], r[4], r[0], r[5]) for r in rows]
+        return claimed_targets(rows)
 
     def _held(self, sql: str, node: str, ids: Sequence[int], params: dict) -> set[int]:
         held = set()
@@ -158,12 +150,6 @@ class SqliteLedger:
                 },
             )
         )
-
-    def finish(self, node: str, target_id: int, accepted: int, rejected: int, pages: int) -> bool:
-        return self._end(node, target_id, DONE, "", accepted, rejected, pages)
-
-    def fail(self, node, target_id, reason, accepted=0, rejected=0, pages=0) -> bool:
-        return self._end(node, target_id, FAILED, clean_reason(reason), accepted, rejected, pages)
 
     def release(self, node: str, ids: Sequence[int]) -> int:
         if not ids:
@@ -217,19 +203,11 @@ class SqliteLedger:
         now = time.time()
         params: dict = {"now": now, "since": now - window}
         scope = self._scope(states, params)
-        per_state: dict[str, StateCounts] = {}
         rows = self.db.execute(
             "SELECT state, status, count(*), sum(lease_until < :now), sum(accepted),"
             f" sum(rejected) FROM business_targets WHERE 1 = 1{scope} GROUP BY state, status",
             params,
         ).fetchall()
-        for state, status, n, stuck, accepted, rejected in rows:
-            counts = per_state.setdefault(state, StateCounts())
-            counts.counts[status] = n
-            if status == IN_PROGRESS:
-                counts.stuck += stuck or 0
-            counts.accepted += accepted or 0
-            counts.rejected += rejected or 0
         recent = self.db.execute(
             f"SELECT count(*) FROM business_targets WHERE finished_at >= :since{scope}", params
         ).fetchone()[0]
@@ -240,4 +218,4 @@ class SqliteLedger:
                 params,
             ).fetchall()
         )
-        return LedgerStatus(dict(sorted(per_state.items())), recent, window, reasons)
+        return ledger_status(rows, recent, window, reasons)
