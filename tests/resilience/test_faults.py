@@ -26,10 +26,10 @@ STORM = {
 def test_vehicles_storm_with_bad_pdfs_and_sessions_expiring_every_few_requests(
     sandbox_factory, crawl, tmp_path
 ):
+    # About 30 PDF fetches (65% of them bad), so each kind of bad PDF is all but certain to
+    # be drawn; at least 40 requests in sessions of 12 expire a session 3 times or more.
     knobs = portal.knobs(10, **STORM, pdf_kb=4)
-    knobs["options"].update(
-        pdf_truncated=0.25, pdf_html=0.15, pdf_swapped=0.15, session_requests=20
-    )
+    knobs["options"].update(pdf_truncated=0.25, pdf_html=0.2, pdf_swapped=0.2, session_requests=12)
     sb = sandbox_factory(["vehicles"], knobs={"vehicles": knobs})
     store = tmp_path / "pdfs"
     result = crawl(
@@ -38,12 +38,15 @@ def test_vehicles_storm_with_bad_pdfs_and_sessions_expiring_every_few_requests(
             **portal.SETTINGS,
             "FILES_STORE": str(store),
             "RETRY_TIMES": 20,
-            "VEHICLES_PDF_RETRIES": 12,
+            "VEHICLES_PDF_RETRIES": 30,
             "VEHICLES_LINK_REFRESHES": 20,
             # A login takes several pages, each as stormy as the rest: at the default 5
             # tries the crawl gives up (every vehicle failed: login_failed) about half the
             # time at these rates.
             "VEHICLES_LOGIN_ATTEMPTS": 40,
+            # Six requests in flight share a session of 12: one request can meet an expired
+            # session several times in a row before it gets through.
+            "VEHICLES_SESSION_RENEWALS": 10,
         },
         env=portal.env(sb),
         timeout=800,
