@@ -53,7 +53,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="an extra Scrapy setting for the crawl (repeatable)",
     )
     p.add_argument("--out", default=str(PROJECT_ROOT / "data" / "bench" / "vehicles"))
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.latency_ms <= 0:
+        # The ideal it reports against is latency-bound: without latency there is none.
+        p.error("--latency-ms must be above 0 (the latency-bound ideal needs one)")
+    return args
 
 
 def start_sandbox(args: argparse.Namespace, workdir: Path) -> SandboxProcess:
