@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from crawlers.cluster import connection
+from crawlers.cluster.scheduler import run_token
 from crawlers.jobs import job_id
 
 Deal = dict[str, Any]
@@ -152,9 +153,9 @@ def open_state(crawler, store: dict[str, Any], regions: int, args: dict[str, Any
         return MemoryState(regions, store)
     client = connection.client(settings)
     job = job_id(crawler)
-    # The run token of the cluster's queue (crawlers/cluster/queue.py): state of an earlier
-    # run of the same job must not be mistaken for this one's.
-    run = _text(client.hget(f"cluster:{{{job}}}:meta", "run") or b"")
+    # The run token of the cluster's queue: state of an earlier run of the same job must
+    # not be mistaken for this one's.
+    run = run_token(crawler)
     state = RedisState(client, job, run or "0", regions, settings.getint("DEALS_STATE_TTL"))
     state.agree(args)
     return state

@@ -7,7 +7,8 @@ CRAWL_JOB (default: the spider's name); nodes share one queue and one set of fin
   node that queued it first dies before its start() ends;
 - a request a node takes is leased (CLUSTER_LEASE_SECONDS, renewed while the node lives)
   and acked only when its response or failure has been fully handled: what its callback
-  yielded is queued and its items have left the item pipelines;
+  yielded is queued and its items have left the item pipelines, or, for a pipeline that
+  writes in batches and holds acks (`hold_acks`), once the batch with its items is committed;
 - the queue and fingerprints outlive every node; a node closes when the whole job has no
   request pending or leased and no node is still starting, for CLUSTER_IDLE_GRACE seconds;
   the last check marks the run done, so the next crawl of the same job starts fresh;
@@ -76,6 +77,10 @@ class Scheduler(BaseScheduler):
         # (when, lease): acks held back CLUSTER_ACK_DELAY seconds, for pipelines that write
         # in batches; the requests stay leased (and renewed) until then.
         self._delayed: deque[tuple[float, str]] = deque()
+        # Pipelines holding acks until they commit (AckHold), and lease -> how many of them
+        # have not committed that request's items yet; held requests stay leased (renewed).
+        self._holds: list[AckHold] = []
+        self._held: dict[str, int] = {}
         self._down_since: float | None = None
         self._quiet_since: float | None = None
         self._start_done = False
@@ -83,6 +88,21 @@ class Scheduler(BaseScheduler):
         self._logged_dupe = False
         self._logged_local = False
         self._ticker = None
+
+    @property
+    def run(self) -> str:
+        """The token of the job's run this node joined ('' before open()). Shared state kept
+        beside the queue (the emails' address book, the deals' ranking) carries it in its
+        keys, so that an earlier run's state is never taken for this one's."""
+        return self.queue.run if self.queue is not None else ""
+
+    def hold_acks(self) -> AckHold:
+        """Hold the acks of finished requests until the caller commits them (see AckHold).
+        Call it before the first request finishes (a pipeline's open_spider). With a hold,
+        CLUSTER_ACK_DELAY no longer applies: the commit is the moment it stood in for."""
+        hold = AckHold(self)
+        self._holds.append(hold)
+        return hold
 
     # -- Scrapy's scheduler interface ---------------------------------------------------
     def open(self, spider):
@@ -132,7 +152,16 @@ class Scheduler(BaseScheduler):
             if due := self._due_acks(None):
                 self._send_acks(due)
             self._flush()
-            self.queue.release(list(self._leased.values()))
+            if self._held:
+                # Their items were never committed (a failed write): done again, elsewhere
+                # or by the next run, rather than lost.
+                logger.warning(
+                    "Cluster: %d handled requests whose items were not committed go back "
+                    "to the queue",
+                    len(self._held),
+                )
+                self.stats.inc_value("cluster/uncommitted_released", len(self._held))
+            self.queue.release([*self._leased.values(), *self._held])
             self.queue.leave()
             status = self.queue.status()
             logger.info(
@@ -148,7 +177,7 @@ class Scheduler(BaseScheduler):
                 "held come back when their leases expire",
                 redact_url(self.url),
                 describe(exc, self.url),
-                len(self._leased),
+                len(self._leased) + len(self._held),
             )
         except RunOver:
             pass
@@ -276,13 +305,28 @@ class Scheduler(BaseScheduler):
         return True
 
     def _ack(self, lease: str) -> None:
-        self.stats.inc_value("cluster/acked")
-        if self.ack_delay:
+        if self._holds:
+            self._held[lease] = len(self._holds)
+            for hold in self._holds:
+                hold._finished.append(lease)
+        elif self.ack_delay:
             self._delayed.append((time.monotonic() + self.ack_delay, lease))
         else:
             self._send_acks([lease])
 
+    def _committed(self, leases: list[str]) -> None:
+        due = []
+        for lease in leases:
+            left = self._held.pop(lease, 0) - 1
+            if left > 0:
+                self._held[lease] = left
+            elif left == 0:
+                due.append(lease)
+        if due:
+            self._send_acks(due)
+
     def _send_acks(self, leases: list[str]) -> None:
+        self.stats.inc_value("cluster/acked", len(leases))
         if self._down_since is None and not self._backlog:
             try:
                 self.queue.ack(leases)
@@ -346,7 +390,11 @@ class Scheduler(BaseScheduler):
             if due := self._due_acks(now):
                 self._send_acks(due)
             if now - self._last_renew >= min(self.lease_seconds / 4, 10.0):
-                held = [*self._leased.values(), *(lease for _, lease in self._delayed)]
+                held = [
+                    *self._leased.values(),
+                    *(lease for _, lease in self._delayed),
+                    *self._held,
+                ]
                 self.queue.renew(held)
                 self._last_renew = now
         except UNAVAILABLE as exc:
@@ -412,3 +460,61 @@ class Scheduler(BaseScheduler):
             self._quiet_since = None
             raise DontCloseSpider
         logger.info("Cluster: job %s has no work left on any node", self.queue.job)
+
+
+class AckHold:
+    """A pipeline's hold on the acks of finished requests, for a pipeline that keeps items
+    in memory and commits them in batches.
+
+    Why: a request is acked once its items have left the pipelines, but such a pipeline
+    still holds them in memory; a node killed before the commit would lose them for good
+    (the request is gone from the queue, and shared state such as the emails' address book
+    says they were found). Held, the request stays leased until the commit, and a node that
+    dies before it lets the lease expire, so another node does the request again (the
+    writes must be idempotent: ON CONFLICT, upserts).
+
+    Protocol: `mark = hold.cut()` when the pipeline takes a batch from its buffer (every
+    request finished by then has all its items in that batch or an earlier one), then
+    `hold.commit(mark)` once that batch and all earlier ones are committed. A mark never
+    committed (the write failed) puts its requests back in the queue when the node closes.
+    """
+
+    def __init__(self, scheduler: Scheduler):
+        self._scheduler = scheduler
+        self._finished: list[str] = []
+
+    def cut(self) -> list[str]:
+        """The requests finished since the last cut (an opaque mark for `commit`)."""
+        mark, self._finished = self._finished, []
+        return mark
+
+    def commit(self, mark: list[str]) -> None:
+        """The items of these requests are committed: their acks may go (once every hold
+        has committed them)."""
+        if mark:
+            self._scheduler._committed(mark)
+
+
+def node_scheduler(crawler) -> Scheduler | None:
+    """The crawler's cluster scheduler once the engine has opened the spider; None when the
+    crawl is not a cluster node (no REDIS_URL, or the spider chose another scheduler)."""
+    try:
+        engine = crawler.engine
+    except RuntimeError:  # Scrapy's "not set yet", before the crawl starts
+        return None
+    scheduler = getattr(getattr(engine, "_slot", None), "scheduler", None)
+    # Not isinstance(): BaseScheduler's metaclass makes any scheduler-shaped object pass.
+    return scheduler if Scheduler in type(scheduler).__mro__ else None
+
+
+def hold_acks(crawler) -> AckHold | None:
+    """For a batching pipeline's open_spider: an AckHold on a cluster node, None otherwise
+    (acks then go out as the requests finish, nothing to hold)."""
+    scheduler = node_scheduler(crawler)
+    return scheduler.hold_acks() if scheduler is not None else None
+
+
+def run_token(crawler) -> str:
+    """The cluster run this node joined ('' when not a cluster node)."""
+    scheduler = node_scheduler(crawler)
+    return scheduler.run if scheduler is not None else ""

@@ -1,40 +1,55 @@
 """Distinct addresses across a whole crawl, and across nodes, with the target enforced.
 
-The `emails` spider asks `claim(addresses)` once per page, before it yields anything, and
-yields items only for what comes back: an item costs about 75 us in Scrapy, a duplicate
-that reaches a pipeline costs that and a drop, and a Redis round trip per item would cost
-far more than one per page.
+The `emails` spider asks `claim(addresses, request)` once per page, before it yields
+anything, and yields items only for what comes back: an item costs about 75 us in Scrapy,
+a duplicate that reaches a pipeline costs that and a drop, and a Redis round trip per item
+would cost far more than one per page.
 
 `claim` returns the addresses never claimed before in this crawl, in order, and never more
 than what is left of the target, so a crawl with `target=N` yields exactly N addresses
 however many nodes share it.
 
 - One process: a Python set (exact; a Bloom filter would silently lose addresses).
-- REDIS_URL set: one Lua script per page adds to the job's set and counts in the same
-  atomic step, so two nodes never both claim an address and the target is never passed.
-  The set belongs to the cluster's current run (crawlers/cluster keeps its token in
-  `cluster:{<job>}:meta`), so the next run of the job starts with an empty set.
+- REDIS_URL set: one Lua script per page claims in the job's hash (address -> the page
+  that claimed it) and counts in the same atomic step, so two pages never both claim an
+  address and the target is never passed. A claim belongs to its page: the same page
+  (the request's `page` token, which the spider sets and the shared queue, retries and
+  redirects keep) claiming again gets its addresses back as new. That is what makes
+  a node killed before its rows were committed lose nothing: its pages stay leased until
+  the commit (crawlers/cluster/scheduler.py, AckHold), come back to another node, and that
+  node yields their addresses again; the write is idempotent (ON CONFLICT DO NOTHING).
+  The hash belongs to the cluster's current run (its token is in the keys), so the next
+  run of the job starts with an empty one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from scrapy.http import Request
+
 from crawlers.cluster import connection
+from crawlers.cluster.scheduler import run_token
 from crawlers.jobs import job_id
 
+# KEYS[1]: the run's hash. ARGV: target (0: none), page, addresses (distinct).
+# Returns {count, addresses new to this page}.
 _CLAIM = """
 local target = tonumber(ARGV[1])
-local count = redis.call('SCARD', KEYS[1])
+local page = ARGV[2]
+local count = redis.call('HLEN', KEYS[1])
 local new = {}
-for i = 2, #ARGV do
-  if target > 0 and count >= target then break end
-  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
+for i = 3, #ARGV do
+  local owner = redis.call('HGET', KEYS[1], ARGV[i])
+  if owner == page then
+    new[#new + 1] = ARGV[i]
+  elseif (not owner) and (target == 0 or count < target) then
+    redis.call('HSET', KEYS[1], ARGV[i], page)
     count = count + 1
     new[#new + 1] = ARGV[i]
   end
 end
--- A finished run's set is not needed for long: a week, renewed by every claim.
+-- A finished run's hash is not needed for long: a week, renewed by every claim.
 redis.call('EXPIRE', KEYS[1], 604800)
 return {count, new}
 """
@@ -45,7 +60,7 @@ class LocalAddresses:
         self.target = target
         self.seen: set[str] = set()
 
-    def claim(self, addresses: Sequence[str]) -> list[str]:
+    def claim(self, addresses: Sequence[str], request: Request | None = None) -> list[str]:
         seen = self.seen
         new = [a for a in addresses if a not in seen]
         if self.target:
@@ -63,10 +78,11 @@ class LocalAddresses:
 
 
 class RedisAddresses:
-    """The job's set in Redis; `count` is the whole job's, as of this node's last claim."""
+    """The job's hash in Redis; `count` is the whole job's, as of this node's last claim."""
 
     def __init__(self, crawler, target: int = 0):
         self.target = target
+        self.crawler = crawler
         self.client = connection.client(crawler.settings)
         self.job = job_id(crawler)
         self.script = self.client.register_script(_CLAIM)
@@ -78,15 +94,23 @@ class RedisAddresses:
         if self._key is None:
             # Looked up at the first claim: the cluster scheduler opens the run after the
             # spider is built.
-            run = self.client.hget(f"cluster:{{{self.job}}}:meta", "run")
-            run = run.decode() if isinstance(run, bytes) else (run or "norun")
+            run = run_token(self.crawler) or "norun"
             self._key = f"emails:{{{self.job}}}:addresses:{run}"
         return self._key
 
-    def claim(self, addresses: Sequence[str]) -> list[str]:
+    def page(self, request: Request) -> str:
+        # Without a token (a request queued by an older version of the spider): the URL's
+        # fingerprint, which a second visit of the page shares (one duplicate item, which
+        # ON CONFLICT drops in the table).
+        token = request.meta.get("page")
+        return token or self.crawler.request_fingerprinter.fingerprint(request).hex()[:16]
+
+    def claim(self, addresses: Sequence[str], request: Request) -> list[str]:
+        """The addresses new to the crawl, or already claimed by this same page."""
         if not addresses:
             return []
-        count, new = self.script(keys=[self.key], args=[self.target, *addresses])
+        args = [self.target, self.page(request), *dict.fromkeys(addresses)]
+        count, new = self.script(keys=[self.key], args=args)
         self.count = int(count)
         return [a.decode() if isinstance(a, bytes) else a for a in new]
 

@@ -8,6 +8,11 @@ so a batch written twice, a second run or a second node never duplicates an addr
 the first sighting is the one kept. One batch is in flight at a time; the next waits for
 it, which bounds memory when the database is slower than the crawl.
 
+On a cluster node (REDIS_URL) the pipeline holds the acks of the pages whose rows it keeps
+(crawlers/cluster/scheduler.py, AckHold) and lets them go once their batch is committed:
+a node killed with rows in memory leaves those pages leased, their leases expire, and
+another node crawls them again (the address book gives a page its own addresses again).
+
 `progress/done` counts the addresses of this crawl that were written (a row already in
 the table from an earlier run counts too: the unit is done); `emails/db_rows_inserted`
 counts rows that were new to the table. If PostgreSQL fails mid-crawl, the batch and every
@@ -28,6 +33,7 @@ import psycopg
 from scrapy.utils.asyncio import create_looping_call
 
 from crawlers import db, outcomes
+from crawlers.cluster.scheduler import AckHold, hold_acks
 from crawlers.env import redact_url
 from crawlers.errors import EXIT_FAILED, ConfigError, stop_crawl
 
@@ -52,7 +58,9 @@ class EmailStorePipeline:
         self.rows: list[Row] = []
         self.conn: psycopg.Connection | None = None
         self.executor: ThreadPoolExecutor | None = None
-        self.pending: tuple[Future[int], list[Row]] | None = None
+        # The batch being written, its rows, and the acks its commit lets go.
+        self.pending: tuple[Future[int], list[Row], list[str]] | None = None
+        self.hold: AckHold | None = None
         self.unsaved: Path | None = None
         self.timer = None
         if self.url:
@@ -85,6 +93,7 @@ class EmailStorePipeline:
     def open_spider(self) -> None:
         if self.conn is None:
             return
+        self.hold = hold_acks(self.crawler)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="emails-db")
         self.timer = create_looping_call(self.flush)
         self.timer.start(self.flush_seconds, now=False)
@@ -115,6 +124,7 @@ class EmailStorePipeline:
     def flush(self) -> None:
         self._harvest(wait=False)
         if not self.rows:
+            self._release_idle()
             return
         if self.unsaved is not None:
             self._save_unsaved(self.rows)
@@ -125,12 +135,26 @@ class EmailStorePipeline:
             if self.unsaved is not None:
                 return self.flush()
         rows, self.rows = self.rows, []
-        self.pending = (self.executor.submit(self._write, rows), rows)
+        # Cut after the previous batch was harvested and with this one's rows in hand:
+        # every page finished by now has all its rows here or in a committed batch.
+        mark = self.hold.cut() if self.hold is not None else []
+        self.pending = (self.executor.submit(self._write, rows), rows, mark)
+
+    def _release_idle(self) -> None:
+        """No rows buffered: pages finished since the last batch (pages without a new
+        address, mostly) wait for the batch in flight, if any, and for nothing else."""
+        if self.hold is None or self.unsaved is not None:
+            return
+        mark = self.hold.cut()
+        if self.pending is not None:
+            self.pending[2].extend(mark)
+        else:
+            self.hold.commit(mark)
 
     def _harvest(self, wait: bool) -> None:
         if self.pending is None:
             return
-        future, rows = self.pending
+        future, rows, mark = self.pending
         if not wait and not future.done():
             return
         self.pending = None
@@ -142,6 +166,8 @@ class EmailStorePipeline:
         outcomes.done(self.stats, len(rows))
         self.stats.inc_value("emails/db_rows_inserted", inserted)
         self.stats.inc_value("emails/db_batches")
+        if self.hold is not None:
+            self.hold.commit(mark)
 
     def _write(self, rows: list[Row]) -> int:
         """In the writer thread: one batch, one transaction. Returns rows new to the table."""

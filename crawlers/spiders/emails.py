@@ -14,7 +14,9 @@ which are new, once per page); `-a target=N` ends the crawl cleanly after exactl
 
 from __future__ import annotations
 
+import itertools
 import logging
+import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -141,6 +143,16 @@ class EmailsSpider(scrapy.Spider):
                 f"'{self.seed_key}')"
             )
         self.book = address_book(crawler, self.target)
+        # On a cluster node each request gets a token of its own, kept in its meta through
+        # the shared queue, retries and redirects: the address book lets a page crawled
+        # again under the same token (its node died before its rows were committed) claim
+        # its addresses again, and nothing else (a second visit of the page, say through a
+        # redirect, is a duplicate). A random prefix keeps processes apart.
+        self.page_tokens = (
+            map(f"{secrets.token_hex(6)}-{{:x}}".format, itertools.count())
+            if self.redis is not None
+            else None
+        )
         self.sites: dict[str, SiteState] = {}
         self.closing = False
         crawler.signals.connect(self.on_idle, signal=signals.spider_idle)
@@ -206,8 +218,13 @@ class EmailsSpider(scrapy.Spider):
         self.sites[host] = site
         self.crawler.stats.inc_value("emails/sites")
         return scrapy.Request(
-            url, meta={"site": host, "depth": 0}, priority=100, errback=self.page_failed
+            url, meta=self.page_meta(host, 0), priority=100, errback=self.page_failed
         )
+
+    def page_meta(self, host: str, depth: int) -> dict:
+        if self.page_tokens is None:
+            return {"site": host, "depth": depth}
+        return {"site": host, "depth": depth, "page": next(self.page_tokens)}
 
     # -- pages --------------------------------------------------------------------------
     def parse(self, response):
@@ -220,7 +237,7 @@ class EmailsSpider(scrapy.Spider):
         found = extract_emails(text)
         if found and not self.closing:
             try:
-                new = self.book.claim(found)
+                new = self.book.claim(found, response.request)
             except RedisError:
                 # The shared address set is out of reach: the page goes back to the queue
                 # (which waits for Redis itself) rather than losing its addresses.
@@ -282,7 +299,7 @@ class EmailsSpider(scrapy.Spider):
         for kind, url in ranked:
             yield scrapy.Request(
                 url,
-                meta={"site": meta_site, "depth": depth},
+                meta=self.page_meta(meta_site, depth),
                 priority=(50 if kind == CONTACT else 0) - depth,
                 errback=self.page_failed,
             )

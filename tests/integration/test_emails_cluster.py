@@ -1,0 +1,92 @@
+"""The emails spider as a cluster node: the shared address book (claims belong to the page
+that made them) and the acks a node holds until PostgreSQL has committed its rows.
+
+A node killed with rows in memory is tests/resilience/test_crashes.py (slow)."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+import redis
+from scrapy import Request
+from scrapy.utils.test import get_crawler
+
+from crawlers.pipelines.email_dedupe import RedisAddresses
+from crawlers.spiders.emails import EmailsSpider
+from tests.integration.test_emails import FAST, node, start
+
+pytestmark = pytest.mark.integration
+
+
+def book(redis_url: str, target: int = 0) -> RedisAddresses:
+    return RedisAddresses(get_crawler(EmailsSpider, {"REDIS_URL": redis_url}), target)
+
+
+PAGE_A = Request("https://a.example/team", meta={"page": "n1-1"})
+PAGE_B = Request("https://a.example/contact", meta={"page": "n1-2"})
+
+
+def test_an_address_belongs_to_the_page_that_claimed_it_first(redis_url):
+    node_1, node_2 = book(redis_url), book(redis_url)
+    assert node_1.claim(["x@a.example", "y@a.example"], PAGE_A) == ["x@a.example", "y@a.example"]
+    assert node_1.claim(["y@a.example", "z@a.example"], PAGE_B) == ["z@a.example"]
+    # The same page again, on another node and as a retry: its own addresses come back.
+    again = PAGE_A.replace(dont_filter=True)
+    assert node_2.claim(["y@a.example", "x@a.example"], again) == ["y@a.example", "x@a.example"]
+    assert node_2.claim(["z@a.example", "x@a.example"], PAGE_B) == ["z@a.example"]
+    assert node_2.count == 3
+
+
+def test_a_second_visit_of_a_page_under_another_token_is_a_duplicate(redis_url):
+    """Say /kontakt, retried (dont_filter), redirects to /contact, already crawled."""
+    shared = book(redis_url)
+    assert shared.claim(["a@x.com"], PAGE_B) == ["a@x.com"]
+    second = Request(PAGE_B.url, meta={"page": "n2-7"}, dont_filter=True)
+    assert shared.claim(["a@x.com"], second) == []
+
+
+def test_the_target_is_never_passed_and_a_page_still_gets_its_own_back(redis_url):
+    shared = book(redis_url, target=3)
+    assert shared.claim(["a@x.com", "b@x.com"], PAGE_A) == ["a@x.com", "b@x.com"]
+    assert shared.claim(["c@x.com", "d@x.com"], PAGE_B) == ["c@x.com"]
+    assert shared.full
+    assert shared.claim(["e@x.com", "d@x.com"], PAGE_B) == []
+    assert shared.claim(["b@x.com", "a@x.com", "e@x.com"], PAGE_A) == ["b@x.com", "a@x.com"]
+    assert shared.count == 3
+
+
+def test_an_address_listed_twice_on_a_page_is_claimed_once(redis_url):
+    shared = book(redis_url)
+    assert shared.claim(["a@x.com", "a@x.com", "b@x.com"], PAGE_A) == ["a@x.com", "b@x.com"]
+
+
+def test_two_nodes_writing_in_batches_ack_everything_and_finish(
+    sandbox_factory, redis_url, database_url, tmp_path
+):
+    """Held acks go out once their batch is committed: otherwise the pages would stay leased
+    and the nodes would never see the job finished."""
+    _, site, env = start(sandbox_factory, size=6, faults=False, latency_ms=20)
+    client = redis.Redis.from_url(redis_url)
+    client.rpush("emails:start_urls", *site.seeds())
+    env = {**env, "REDIS_URL": redis_url, "DATABASE_URL": database_url}
+    settings = {**FAST, "CLUSTER_IDLE_GRACE": 2, "EMAILS_DB_FLUSH_SECONDS": 1, "FEEDS": {}}
+    nodes = [node({"target": 0}, settings, env, tmp_path / f"node{n}") for n in (1, 2)]
+    for proc in nodes:
+        _, err = proc.communicate(timeout=400)
+        assert proc.returncode == 0, err[-3000:]
+        assert "Traceback" not in err
+    with psycopg.connect(database_url) as conn:
+        stored = [r[0] for r in conn.execute("SELECT email FROM emails")]
+    assert len(stored) == len(set(stored))
+    assert set(stored) == set(site.all_addresses())
+    assert client.zcard("cluster:{emails}:leases") == 0
+    assert client.hexists("cluster:{emails}:meta", "done")
+    # The address book lives under the run the scheduler joined.
+    run = client.hget("cluster:{emails}:meta", "run").decode()
+    assert client.hlen(f"emails:{{emails}}:addresses:{run}") == len(stored)
+    for n in (1, 2):
+        stats = json.loads((tmp_path / f"node{n}/stats.json").read_text())
+        assert stats.get("cluster/acked", 0) == stats.get("scheduler/dequeued/redis", 0)
+        assert "cluster/uncommitted_released" not in stats
