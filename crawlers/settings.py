@@ -137,7 +137,9 @@ BUSINESSES_FILTER_FILE = (
 # A claimed target comes back to the other nodes if its node stops renewing it this long.
 BUSINESSES_LEASE_SECONDS = 300
 BUSINESSES_TARGETS_IN_FLIGHT = 0  # targets worked on at once (0: CONCURRENT_REQUESTS)
-BUSINESSES_CLAIM_BATCH = 8  # claim when this many slots are free: fewer ledger round trips
+# Targets claimed ahead of the free slots and held ready, so a slot that frees starts one at
+# once: one ledger round trip per this many (+1) targets instead of one per target.
+BUSINESSES_CLAIM_BATCH = 8
 BUSINESSES_MAX_PAGES = 100  # results pages read per search at most
 BUSINESSES_WAIT_FOR_LEASES = True  # stay while other nodes hold targets (to take over)
 BUSINESSES_DB_BATCH = 200  # PostgreSQL upserts per transaction

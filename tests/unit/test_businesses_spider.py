@@ -11,8 +11,10 @@ from twisted.python.failure import Failure
 from twisted.web.client import ResponseNeverReceived
 
 from crawlers.errors import ConfigError
+from crawlers.ledger import IN_PROGRESS, Target
+from crawlers.ledger.sqlite import SqliteLedger
 from crawlers.pipelines.businesses import UnbufferedFileFeedStorage
-from crawlers.spiders.businesses import BusinessesSpider, failure_reason
+from crawlers.spiders.businesses import BusinessesSpider, TargetClaimer, failure_reason
 
 
 def failure_of(exc):
@@ -60,3 +62,49 @@ def test_feed_lines_reach_the_file_before_it_is_closed(tmp_path):
     again.write(b'{"ypid": "3"}\n')
     again.close()
     assert len(path.read_text().splitlines()) == 3
+
+
+class CountingLedger(SqliteLedger):
+    """The real embedded ledger, counting its claim round trips."""
+
+    claims = 0
+
+    def claim(self, *args, **kwargs):
+        self.claims += 1
+        return super().claim(*args, **kwargs)
+
+
+def test_a_free_slot_starts_a_target_at_once_with_few_ledger_round_trips(tmp_path):
+    ledger = CountingLedger(tmp_path / "ledger.sqlite")
+    ledger.generate([Target("DE", f"City{i}", "plumbers", priority=100 - i) for i in range(40)])
+    claimer = TargetClaimer(ledger, "node", 60, None, ahead=8)
+    running: dict[int, Target] = {}
+
+    first, claimed = claimer.take(16, running)
+    assert (len(first), claimed, ledger.claims) == (16, 24, 1)
+    running.update((t.id, t) for t in first)
+    # In progress in the ledger while held ready: no other node can take them.
+    assert ledger.status().overall.counts[IN_PROGRESS] == 24
+
+    started = []
+    for _ in range(20):  # targets finish one at a time; each frees one slot
+        del running[next(iter(running))]
+        (target,), _ = claimer.take(16 - len(running), running)
+        running[target.id] = target
+        started.append(target)
+    assert len({t.id for t in started} | {t.id for t in first}) == 36
+    # 20 targets started one by one, from 2 more claims of 9 (1 needed + 8 ahead)...
+    assert ledger.claims == 3
+    # ...until the ledger ran short: the last 4 were given out, nothing is hoarded.
+    assert claimer.drained
+    assert len(claimer.ready) + len(started) + len(first) == 40
+    assert ledger.pending() == 0
+
+
+def test_no_claim_ahead_claims_only_what_the_free_slots_need(tmp_path):
+    ledger = CountingLedger(tmp_path / "ledger.sqlite")
+    ledger.generate([Target("DE", f"City{i}", "plumbers") for i in range(10)])
+    claimer = TargetClaimer(ledger, "node", 60, None, ahead=0)
+    targets, claimed = claimer.take(3, {})
+    assert (len(targets), claimed, ledger.pending()) == (3, 3, 7)
+    assert not claimer.ready
