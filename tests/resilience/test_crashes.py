@@ -289,7 +289,9 @@ def test_redis_restarted_under_an_emails_cluster(
 ):
     durable = RedisServer(durable=True).start()
     try:
-        sb = sandbox_factory(["emails"], knobs={"emails": {"size": 10, "latency_ms": 60}})
+        # Slow enough pages that the outage comes mid-crawl: at 60 ms the crawl could end
+        # before 30 addresses were stored (the test then failed on its own timing).
+        sb = sandbox_factory(["emails"], knobs={"emails": {"size": 10, "latency_ms": 200}})
         site = sb.site("emails")
         client = redis.Redis.from_url(durable.url)
         client.rpush("emails:start_urls", *site.seeds())
