@@ -8,7 +8,7 @@ Creates the peer's virtualenv (.bench/peer-venv, bench/peer/requirements.txt) wh
 starts the sandbox in a process of its own, then runs our crawl and the peer's in turn
 (the order flips every run, the machine being shared and noisy) and prints medians:
   http     `scrapy crawl businesses -a targets_file=...` (a jsonlines feed, no ledger) vs
-           bench/peer/listing.py (ParselCrawler) on the same searches of the sandbox's
+           bench/peer/listing.py (HttpCrawler) on the same searches of the sandbox's
            `businesses` site;
   browser  bench/_flights_spider.py (scrapy-playwright with the project's settings) vs
            bench/peer/browser.py (PlaywrightCrawler) on the same JS-rendered pages of the
