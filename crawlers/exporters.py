@@ -5,6 +5,10 @@ dataclass items with no field serializers that is identity, done one call per fi
 Encoding the dataclass' fields directly gives byte-identical lines at about a quarter of the
 cost (38.5 us -> 9.6 us per item measured in bench/compare.py's listing crawl, about 15% of
 the crawl's CPU per page).
+
+Each line leaves the process as it is written (a flush, about 1.5 us an item): a cluster
+node acks a request once its items have been exported, so a line still in a buffer when
+the node is SIGKILLed would be lost for good, its request already gone from the queue.
 """
 
 from __future__ import annotations
@@ -31,5 +35,7 @@ class DataclassJsonLinesItemExporter(JsonLinesItemExporter):
             if names:
                 line = self.encoder.encode({n: getattr(item, n) for n in names}) + "\n"
                 self.file.write(line.encode(self.encoding))
+                self.file.flush()
                 return
         super().export_item(item)
+        self.file.flush()

@@ -26,3 +26,16 @@ def test_lines_are_identical_to_scrapys():
     ours = export(DataclassJsonLinesItemExporter, items)
     assert ours == export(JsonLinesItemExporter, items)
     assert ours.count(b"\n") == len(items)
+
+
+def test_each_line_is_in_the_file_when_export_item_returns(tmp_path):
+    # What another process (or a reader after a SIGKILL) sees: the file on disk, not the
+    # exporter's buffer, and before finish_exporting.
+    path = tmp_path / "items.jsonl"
+    items = [BusinessItem(ypid="1", name="A"), {"plain": "dict item"}]
+    with open(path, "ab") as out:
+        exporter = DataclassJsonLinesItemExporter(out, encoding="utf-8")
+        exporter.start_exporting()
+        for count, item in enumerate(items, start=1):
+            exporter.export_item(item)
+            assert path.read_bytes().count(b"\n") == count
