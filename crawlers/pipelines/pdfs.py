@@ -15,7 +15,9 @@ import io
 import logging
 import os
 import re
+import socket
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,9 +89,21 @@ def describe(path: Path, body: bytes) -> SavedPdf:
     return SavedPdf(path, len(body), hashlib.sha256(body).hexdigest())
 
 
+# A temporary file's name says which process writes it (`.<ref>.pdf.<host>-<pid>.<random>.part`),
+# so a node can tell a file abandoned by a killed writer on its own host from one another
+# node, sharing the folder, is writing right now.
+HOST = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+PART = re.compile(r"^\..+\.pdf\.(?P<host>[A-Za-z0-9_-]+)-(?P<pid>\d+)\.[^.]+\.part$")
+# Older than this, a temporary file is abandoned whoever wrote it: a write takes milliseconds.
+PART_MAX_AGE = 3600.0
+
+
 def save_atomic(path: Path, body: bytes) -> SavedPdf:
-    """Write next to the target, fsync, then rename: a crash leaves the old file or none."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    """Write next to the target, fsync, then rename: a crash leaves the old file or none
+    (and a temporary file, which `sweep_parts` removes at the next start)."""
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.{HOST}-{os.getpid()}.", suffix=".part"
+    )
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(body)
@@ -100,6 +114,35 @@ def save_atomic(path: Path, body: bytes) -> SavedPdf:
         Path(tmp).unlink(missing_ok=True)
         raise
     return describe(path, body)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def sweep_parts(store: Path, now: float | None = None) -> int:
+    """Remove temporary files whose writer died mid-write (SIGKILL, power loss): those of a
+    dead process of this host, and any older than PART_MAX_AGE. Returns how many."""
+    now = time.time() if now is None else now
+    removed = 0
+    for path in store.glob(".*.part"):
+        match = PART.match(path.name)
+        try:
+            abandoned = now - path.stat().st_mtime > PART_MAX_AGE or (
+                match is not None and match["host"] == HOST and not _alive(int(match["pid"]))
+            )
+            if abandoned:
+                path.unlink()
+                removed += 1
+        except OSError:  # gone meanwhile (renamed by its writer, or swept by another node)
+            continue
+    return removed
 
 
 def saved_pdf(store: Path, ref: str, vin: str = "") -> SavedPdf | None:
@@ -142,6 +185,10 @@ class PdfPipeline:
             self.store.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"FILES_STORE {self.store}: cannot create: {exc.strerror}") from exc
+        removed = sweep_parts(self.store)
+        if removed:
+            logger.info("removed %d temporary files left by an interrupted run", removed)
+            self.crawler.stats.set_value("vehicles/partial_files_removed", removed)
 
     async def process_item(self, item):
         if not isinstance(item, PdfDownload):

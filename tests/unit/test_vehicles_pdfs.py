@@ -1,6 +1,10 @@
 """PDF checks and saving: nothing but the vehicle's own complete report lands under its name."""
 
 import asyncio
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +14,8 @@ from scrapy.utils.test import get_crawler
 
 from crawlers.items import VehicleItem
 from crawlers.pipelines.pdfs import (
+    HOST,
+    PART_MAX_AGE,
     PdfDownload,
     PdfPipeline,
     UnsafeRef,
@@ -17,6 +23,7 @@ from crawlers.pipelines.pdfs import (
     pdf_problem,
     save_atomic,
     saved_pdf,
+    sweep_parts,
 )
 from sandbox.sites.vehicles import Vehicle, make_pdf
 
@@ -82,6 +89,31 @@ def test_save_is_atomic_and_replaces(tmp_path):
     assert path.read_bytes() == REPORT
     assert saved.size == len(REPORT) and len(saved.sha256) == 64
     assert [p.name for p in tmp_path.iterdir()] == ["r8-c1.pdf"]
+
+
+def test_a_writers_leftovers_are_swept_once_it_is_dead_or_they_are_old(tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(dead.stdout)
+    names = {
+        "killed": f".a1b2.pdf.{HOST}-{dead_pid}.x1y2z3.part",
+        "writing": f".c3d4.pdf.{HOST}-{os.getpid()}.x1y2z3.part",
+        "other_node": ".e5f6.pdf.otherhost-1.x1y2z3.part",
+        "other_node_old": ".g7h8.pdf.otherhost-1.x1y2z3.part",
+        "pdf": "a1b2.pdf",
+    }
+    for name in names.values():
+        (tmp_path / name).write_bytes(b"%PDF-")
+    old = time.time() - PART_MAX_AGE - 60
+    os.utime(tmp_path / names["other_node_old"], (old, old))
+    assert sweep_parts(tmp_path) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [names["writing"], names["other_node"], names["pdf"]]
+    )
 
 
 def test_saved_pdf_is_reused_only_when_still_valid(tmp_path):
