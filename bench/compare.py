@@ -1,8 +1,9 @@
 """Side by side with Crawlee for Python, and against the latency-bound ideal.
 
-    python -m bench compare [--workload http|browser|all] [--runs 3] [--latency-ms 200]
+    python -m bench compare [--workload http|browser|emails|all] [--runs 3] [--latency-ms 200]
                             [--concurrency 64[,16...]] [--pages 3000]
-                            [--browser-concurrency 8] [--browser-pages 200] [--profile]
+                            [--browser-concurrency 8] [--browser-pages 200]
+                            [--emails-concurrency 64] [--emails-target 200000] [--profile]
 
 Creates the peer's virtualenv (.bench/peer-venv, bench/peer/requirements.txt) when missing,
 starts the sandbox in a process of its own, then runs our crawl and the peer's in turn
@@ -12,7 +13,13 @@ starts the sandbox in a process of its own, then runs our crawl and the peer's i
            `businesses` site;
   browser  bench/_flights_spider.py (scrapy-playwright with the project's settings) vs
            bench/peer/browser.py (PlaywrightCrawler) on the same JS-rendered pages of the
-           sandbox's `deals` site, Debian's Chromium for both.
+           sandbox's `deals` site, Debian's Chromium for both;
+  emails   `scrapy crawl emails -a urls_file=... -a target=N` (a jsonlines feed, no
+           PostgreSQL, the sites reached through the sandbox as `http_proxy`) vs
+           bench/peer/emails.py (HttpCrawler, the same link policy and extraction) on the
+           sandbox's `emails` sites, shaped as in `python -m bench emails` (10 directory
+           pages of 200 people a site), until N distinct addresses; both sides' items are
+           checked against the sandbox's ground truth.
 Throughput is pages over the process's wall time (start-up included); CPU and peak memory
 (PSS) are of the whole process tree (bench/measure.py). The ideal is concurrency / latency;
 for the listing crawl, the link graph (each search's pages one after the other) caps it
@@ -27,6 +34,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import math
 import os
 import pstats
 import statistics
@@ -60,6 +68,9 @@ BUSINESS_KNOBS = (
 # a page, so concurrency / latency is the real ceiling.
 DEALS_KNOBS = ("deals.flights_ms=0", "deals.delivery=inline")
 FLIGHT_ORIGINS = ("PHX", "DFW", "JFK", "LAX", "ORD", "ATL", "SEA", "DEN", "BOS", "MIA")
+# The sites of `python -m bench emails` (about 2,014 addresses a site), no faults: enough
+# sites that the target is reached before the last one is done.
+EMAILS_OPTIONS = {"team_pages": 10, "per_page": 200}
 
 
 @dataclass
@@ -69,6 +80,7 @@ class Run:
     items: int
     failed: int
     m: measure.Measurement
+    check: dict = field(default_factory=dict)  # emails: the items against the truth
 
     @property
     def pages_per_second(self) -> float:
@@ -86,6 +98,7 @@ class Workload:
     latency_ms: float
     expected_pages: int
     graph_rounds: int = 0  # round trips the link graph needs at this concurrency (0: none)
+    target: int = 0  # emails: distinct addresses each run stops at
     runs: list[Run] = field(default_factory=list)
 
     @property
@@ -162,6 +175,35 @@ def flight_urls(base_url: str, pages: int) -> list[str]:
     return urls
 
 
+def emails_sites(target: int):
+    """The sandbox's emails site with enough sites for `target` addresses."""
+    from sandbox.knobs import Knobs
+    from sandbox.sites.emails import Site
+
+    per_site = len(Site(Knobs(size=1, options=EMAILS_OPTIONS)).addresses(0))
+    size = math.ceil(target / (per_site - 1)) + 1  # as bench/emails.py sizes it
+    return Site(Knobs(size=size, options=dict(EMAILS_OPTIONS)))
+
+
+def check_emails(path: Path, truth: set[str], target: int) -> dict:
+    """Items of a run (jsonlines, or Crawlee's JSON array) against the sandbox's truth."""
+    if not path.exists():
+        return {"items": 0, "distinct": 0, "not_in_truth": 0, "exactly_target": False}
+    text = path.read_text(encoding="utf-8")
+    if text.lstrip().startswith("["):
+        items = json.loads(text)
+    else:
+        items = [json.loads(line) for line in text.splitlines() if line.strip()]
+    emails = [item["email"] for item in items]
+    distinct = set(emails)
+    return {
+        "items": len(emails),
+        "distinct": len(distinct),
+        "not_in_truth": len(distinct - truth),
+        "exactly_target": len(emails) == len(distinct) == target,
+    }
+
+
 # -- one run of each side -------------------------------------------------------------------
 def crawl_env(workdir: Path) -> dict[str, str]:
     return {**os.environ, "DATA_DIR": str(workdir / "data"), "PYTHONUNBUFFERED": "1"}
@@ -200,9 +242,24 @@ def our_browser_cmd(workdir: Path, urls: Path, concurrency: int) -> list[str]:
     return cmd
 
 
-def run_ours(cmd: list[str], workdir: Path) -> Run:
+def our_emails_cmd(workdir: Path, seeds: Path, target: int, concurrency: int) -> list[str]:
+    return crawl_command(
+        "emails", {"urls_file": str(seeds), "target": target}, our_settings(workdir, concurrency)
+    )
+
+
+def emails_env(workdir: Path, proxy: str) -> dict[str, str]:
+    env = {**crawl_env(workdir), "http_proxy": proxy, "no_proxy": ""}
+    # A feed, one process: no PostgreSQL storage, no cluster.
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    return env
+
+
+def run_ours(cmd: list[str], workdir: Path, env: dict[str, str] | None = None) -> Run:
     workdir.mkdir(parents=True, exist_ok=True)
-    m = measure.run(cmd, cwd=PROJECT_ROOT, env=crawl_env(workdir), log_path=workdir / "log")
+    env = env or crawl_env(workdir)
+    m = measure.run(cmd, cwd=PROJECT_ROOT, env=env, log_path=workdir / "log")
     stats_path = workdir / "stats.json"
     stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
     return Run(
@@ -243,9 +300,19 @@ def alternate(workload: Workload, runs: int, ours, peer) -> None:
                 f"{result.pages} pages in {result.m.wall_seconds:.1f}s, "
                 f"{result.cpu_ms_per_page:.1f} ms CPU/page, "
                 f"{result.m.peak_pss_bytes / MB:.0f} MB PSS, rc={result.m.returncode}, "
-                f"load {result.m.load_before:.1f}",
+                f"load {result.m.load_before:.1f}{check_text(result)}",
                 flush=True,
             )
+
+
+def check_text(run: Run) -> str:
+    if not run.check:
+        return ""
+    c = run.check
+    return (
+        f", {c['distinct']} addresses ({c['items'] - c['distinct']} repeated, "
+        f"{c['not_in_truth']} not in the truth)"
+    )
 
 
 # -- reporting ------------------------------------------------------------------------------
@@ -263,7 +330,38 @@ def verdicts(w: Workload) -> list[str]:
     if load > cores:
         busy = f" (machine busy: load {load:.1f} on {cores} cores, ours got {ours_core:.2f} cores)"
     out = []
-    if w.name == "http":
+    if w.name == "emails":
+        ratio = peer_cpu / ours_cpu if ours_cpu else float("nan")
+        out.append(
+            f"pages per CPU-second {ratio:.2f}x the peer's (the plain-HTTP target >= 2x): "
+            f"{'met' if ratio >= 2 else 'NOT met'}"
+        )
+        # Pages differ in worth (a directory page holds 200 addresses, a trap page one), and
+        # each side reaches the target over its own mix of pages: the address is the unit.
+        per_address = {
+            side: w.median(side, lambda r: r.m.cpu_seconds / max(1, r.check.get("distinct", 0)))
+            for side in ("ours", "peer")
+        }
+        out.append(
+            f"CPU per address: ours {1e6 * per_address['ours']:.0f} us, the peer's "
+            f"{1e6 * per_address['peer']:.0f} us (addresses per CPU-second "
+            f"{per_address['peer'] / per_address['ours']:.2f}x the peer's)"
+        )
+        speed = ours_pps / peer_pps if peer_pps else float("nan")
+        mem = ours_pss / peer_pss if peer_pss else float("nan")
+        walls = {side: w.median(side, lambda r: r.m.wall_seconds) for side in ("ours", "peer")}
+        out.append(
+            f"pages/s {speed:.2f}x the peer's; to the target in {walls['ours']:.1f} s against "
+            f"{walls['peer']:.1f} s ({w.target / walls['ours']:.0f} and "
+            f"{w.target / walls['peer']:.0f} addresses/s); peak PSS {mem:.2f}x{busy}"
+        )
+        exact = all(r.check.get("exactly_target") for r in w.runs)
+        wrong = sum(r.check.get("not_in_truth", 0) for r in w.runs)
+        out.append(
+            f"every run exactly {w.target} distinct addresses: {'yes' if exact else 'NO'}; "
+            f"not in the sandbox's truth: {wrong}"
+        )
+    elif w.name == "http":
         # One Scrapy process computes on one core: past `ceiling` pages/s the CPU is the limit.
         ceiling = 1.0 / ours_cpu if ours_cpu else float("inf")
         limit = min(w.graph_ideal, ceiling)
@@ -307,13 +405,19 @@ def table(workloads: list[Workload]) -> str:
 
             pps = med(lambda r: r.pages_per_second)
             cpu = med(lambda r: r.cpu_ms_per_page)
+            done = f"{med(lambda r: r.pages):.0f}/{w.expected_pages}"
+            if w.target:
+                done = (
+                    f"{med(lambda r: r.pages):.0f} pages, "
+                    f"{med(lambda r: r.check.get('distinct', 0)):.0f}/{w.target} addresses"
+                )
             rows.append(
                 f"| {w.name} | {w.concurrency} | {label} | {pps:.1f} | {pps / w.ideal:.0%} "
                 f"| {cpu:.1f} | {1000 / cpu if cpu else 0:.0f} "
                 f"| {med(lambda r: r.m.cpu_seconds / r.m.wall_seconds):.2f} "
                 f"| {med(lambda r: r.m.peak_pss_bytes) / MB:.0f} "
                 f"| {med(lambda r: r.m.load_before):.1f} "
-                f"| {med(lambda r: r.pages):.0f}/{w.expected_pages} |"
+                f"| {done} |"
             )
         cap = ""
         if w.graph_rounds:
@@ -354,25 +458,62 @@ def profile_ours(cmd: list[str], workdir: Path, top: int = 30) -> str:
     return text.getvalue()
 
 
+def run_emails(args, site, proxy: str, root: Path, workloads: list[Workload]) -> None:
+    c, target = args.emails_concurrency, args.emails_target
+    seeds = root / "sites.txt"
+    seeds.write_text("\n".join(site.seeds()) + "\n")
+    truth = set(site.all_addresses())
+    w = Workload("emails", c, args.latency_ms, 0, target=target)
+    workloads.append(w)
+
+    def ours(i: int) -> Run:
+        where = root / f"emails-ours-{i}"
+        run = run_ours(our_emails_cmd(where, seeds, target, c), where, emails_env(where, proxy))
+        run.check = check_emails(where / "items.jsonl", truth, target)
+        return run
+
+    def peer(i: int) -> Run:
+        where = root / f"emails-peer-{i}"
+        peer_args = ["--proxy", proxy, "--seeds", str(seeds), "--target", str(target)]
+        run = run_peer("emails.py", [*peer_args, "--concurrency", str(c)], where)
+        run.check = check_emails(where / "items.json", truth, target)
+        return run
+
+    alternate(w, args.runs, ours, peer)
+
+
 # -- main -----------------------------------------------------------------------------------
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench compare", description=__doc__)
-    p.add_argument("--workload", choices=("http", "browser", "all"), default="all")
+    p.add_argument("--workload", choices=("http", "browser", "emails", "all"), default="all")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--latency-ms", type=float, default=200.0)
     p.add_argument("--concurrency", default="64", help="listing crawl; comma-separated for several")
     p.add_argument("--pages", type=int, default=3000, help="listing pages per run")
     p.add_argument("--browser-concurrency", type=int, default=8)
     p.add_argument("--browser-pages", type=int, default=200)
+    p.add_argument("--emails-concurrency", type=int, default=64)
+    p.add_argument("--emails-target", type=int, default=200_000, help="distinct addresses")
     p.add_argument("--profile", action="store_true", help="add a cProfile of ours (http)")
     args = p.parse_args(argv)
     try:
         args.concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
     except ValueError:
         p.error(f"--concurrency wants integers, got {args.concurrency!r}")
-    if args.runs < 1 or args.pages < 1 or args.browser_pages < 1 or args.latency_ms <= 0:
-        p.error("--runs, --pages, --browser-pages and --latency-ms must be positive")
-    if not args.concurrency or min(args.concurrency) < 1 or args.browser_concurrency < 1:
+    if (
+        args.runs < 1
+        or args.pages < 1
+        or args.browser_pages < 1
+        or args.emails_target < 1
+        or args.latency_ms <= 0
+    ):
+        p.error("--runs, --pages, --browser-pages, --emails-target, --latency-ms: must be positive")
+    if (
+        not args.concurrency
+        or min(args.concurrency) < 1
+        or args.browser_concurrency < 1
+        or args.emails_concurrency < 1
+    ):
         p.error("concurrency must be at least 1")
     return args
 
@@ -390,6 +531,12 @@ def main(argv: list[str]) -> int:
     if args.workload in ("browser", "all"):
         sites.append("deals")
         knobs.extend(DEALS_KNOBS)
+    email_site = None
+    if args.workload in ("emails", "all"):
+        sites.append("emails")
+        email_site = emails_sites(args.emails_target)
+        knobs.append(f"emails.size={email_site.size}")
+        knobs.extend(f"emails.{k}={v}" for k, v in EMAILS_OPTIONS.items())
     options = ["--latency-ms", str(args.latency_ms)]
     for knob in knobs:
         options += ["--set", knob]
@@ -444,6 +591,8 @@ def main(argv: list[str]) -> int:
                     root / f"browser-peer-{i}",
                 ),
             )
+        if email_site is not None:
+            run_emails(args, email_site, sandbox.urls["emails"], root, workloads)
     finally:
         sandbox.stop()
     report = [table(workloads), ""]
@@ -471,6 +620,7 @@ def main(argv: list[str]) -> int:
                         "items": r.items,
                         "failed": r.failed,
                         **r.m.as_dict(),
+                        **({"check": r.check} if r.check else {}),
                     }
                     for r in w.runs
                 ],
