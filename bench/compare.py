@@ -444,13 +444,16 @@ finally:
 """
 
 
-def profile_ours(cmd: list[str], workdir: Path, top: int = 30) -> str:
+def profile_ours(
+    cmd: list[str], workdir: Path, top: int = 30, env: dict[str, str] | None = None
+) -> str:
     """One more run of ours under cProfile: where the CPU goes, by own time and cumulative."""
     workdir.mkdir(parents=True, exist_ok=True)
     out = workdir / "ours.prof"
     module_args = cmd[cmd.index("-m") + 1 :]  # e.g. scrapy crawl businesses ...
     profiled = [sys.executable, "-c", PROFILER, str(out), *module_args]
-    measure.run(profiled, cwd=PROJECT_ROOT, env=crawl_env(workdir), log_path=workdir / "log")
+    env = crawl_env(workdir) if env is None else env
+    measure.run(profiled, cwd=PROJECT_ROOT, env=env, log_path=workdir / "log")
     text = io.StringIO()
     stats = pstats.Stats(str(out), stream=text)
     stats.strip_dirs().sort_stats("tottime").print_stats(top)
@@ -458,7 +461,8 @@ def profile_ours(cmd: list[str], workdir: Path, top: int = 30) -> str:
     return text.getvalue()
 
 
-def run_emails(args, site, proxy: str, root: Path, workloads: list[Workload]) -> None:
+def run_emails(args, site, proxy: str, root: Path, workloads: list[Workload]) -> str:
+    """Alternating runs of both sides; with --profile, the profile of one more of ours."""
     c, target = args.emails_concurrency, args.emails_target
     seeds = root / "sites.txt"
     seeds.write_text("\n".join(site.seeds()) + "\n")
@@ -480,6 +484,11 @@ def run_emails(args, site, proxy: str, root: Path, workloads: list[Workload]) ->
         return run
 
     alternate(w, args.runs, ours, peer)
+    if args.profile:
+        where = root / "profile-emails"
+        cmd = our_emails_cmd(where, seeds, target, c)
+        return profile_ours(cmd, where, env=emails_env(where, proxy))
+    return ""
 
 
 # -- main -----------------------------------------------------------------------------------
@@ -494,7 +503,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--browser-pages", type=int, default=200)
     p.add_argument("--emails-concurrency", type=int, default=64)
     p.add_argument("--emails-target", type=int, default=200_000, help="distinct addresses")
-    p.add_argument("--profile", action="store_true", help="add a cProfile of ours (http)")
+    p.add_argument("--profile", action="store_true", help="add a cProfile of ours (http, emails)")
     args = p.parse_args(argv)
     try:
         args.concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
@@ -592,7 +601,9 @@ def main(argv: list[str]) -> int:
                 ),
             )
         if email_site is not None:
-            run_emails(args, email_site, sandbox.urls["emails"], root, workloads)
+            emails_profile = run_emails(args, email_site, sandbox.urls["emails"], root, workloads)
+            if emails_profile:
+                profile += "\n" + emails_profile if profile else emails_profile
     finally:
         sandbox.stop()
     report = [table(workloads), ""]
@@ -600,7 +611,7 @@ def main(argv: list[str]) -> int:
         report += [f"{w.name} C={w.concurrency}: {v}" for v in verdicts(w)]
     print("\n" + "\n".join(report))
     if profile:
-        print("\nWhere our CPU goes (cProfile, one listing run):\n" + profile)
+        print("\nWhere our CPU goes (cProfile, one more run of ours per workload):\n" + profile)
     results = {
         "at": stamp,
         "args": {k: v for k, v in vars(args).items()},
