@@ -21,10 +21,12 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawlers import outcomes
+from crawlers.cluster.reported import reported_in_run
 from crawlers.errors import ConfigError
 from crawlers.extraction.vehicles import inventory_page, is_safe_ref, vehicle_page
 from crawlers.items import VehicleItem
@@ -124,7 +126,17 @@ class VehiclesSpider(scrapy.Spider):
         # Vehicle pages in the browser, as the old tool did: for comparison (BENCHMARKS.md).
         spider.browser_pages = s.getbool("VEHICLES_BROWSER_PAGES", False)
         spider.browser_context = s.get("VEHICLES_BROWSER_CONTEXT", "vehicles")
+        # Cluster nodes walk the same inventory and take over dead nodes' requests: one
+        # outcome per vehicle in the run, whichever node reports it (crawlers/cluster/reported.py).
+        spider.reported = reported_in_run(crawler, "vehicles")
+        if spider.reported is not None:
+            crawler.signals.connect(spider.watch_writes, signals.spider_opened)
         return spider
+
+    def watch_writes(self, spider) -> None:
+        # Connected now, after the feed exporter (the spider is built before the
+        # extensions): a unit is marked written only once its line is.
+        self.crawler.signals.connect(self.item_written, signals.item_scraped)
 
     # -- the inventory ------------------------------------------------------------------
     async def start(self):
@@ -156,7 +168,7 @@ class VehiclesSpider(scrapy.Spider):
         self.walks[walk].totals.add(listing.total)
         for vehicle in listing.vehicles:
             self.walks[walk].refs.add(vehicle["ref"])
-            yield from self._consider(VehicleItem(**vehicle), walk)
+            yield from self._consider(VehicleItem(**vehicle), walk, page)
         self._update_total()
         if listing.vehicles and page < listing.pages:
             yield self._inventory_request(page + 1, walk)
@@ -189,15 +201,19 @@ class VehiclesSpider(scrapy.Spider):
         planned = max(self.listed, len(self.seen)) if self.walking else len(self.seen)
         outcomes.set_total(self.crawler.stats, planned - len(self.waiting))
 
-    def _consider(self, item: VehicleItem, walk: int):
+    def _consider(self, item: VehicleItem, walk: int, page: int):
         if item.ref in self.seen:
             return
         self.seen.add(item.ref)
         self.walks[walk].new += 1
+        # The same page of the same walk, when it comes back after its node died.
+        owner = f"inventory:{walk}:{page}"
         if not is_safe_ref(item.ref):
-            yield from self._failed(item, "invalid_ref", reserved=False)
+            yield from self._failed(item, "invalid_ref", reserved=False, owner=owner)
             return
         saved = saved_pdf(self.store, item.ref, item.vin)
+        if saved is not None and not self._reports(item.ref, owner):
+            return
         if saved is not None:
             item.status = "skipped"
             item.pdf_path, item.pdf_size, item.pdf_sha256 = (
@@ -237,7 +253,8 @@ class VehiclesSpider(scrapy.Spider):
         except Exception as exc:  # a network error the retries did not get past
             outcome = outcomes.clean_reason(type(exc).__name__)
         if isinstance(outcome, PdfDownload):
-            yield outcome
+            if self._reports(item.ref, f"vehicle:{item.ref}"):
+                yield outcome
         else:
             for output in self._failed(item, outcome):
                 yield output
@@ -300,10 +317,22 @@ class VehiclesSpider(scrapy.Spider):
     def _ignored_reason(exc: IgnoreRequest) -> str:
         return "session_lost" if "session lost" in str(exc) else "login_failed"
 
-    def _failed(self, item: VehicleItem, reason: str, reserved: bool = True):
-        item.status, item.reason = "failed", reason
-        outcomes.failed(self.crawler.stats, reason)
-        yield item
+    def _reports(self, ref: str, owner: str) -> bool:
+        """Whether this outcome is the run's one for `ref` (always, on a single node); if
+        not, the unit counts as skipped here: another node reported it."""
+        if self.reported is None or self.reported.claim(ref, owner):
+            return True
+        outcomes.skipped(self.crawler.stats)
+        self.crawler.stats.inc_value("vehicles/reported_by_another_node")
+        return False
+
+    def _failed(
+        self, item: VehicleItem, reason: str, reserved: bool = True, owner: str | None = None
+    ):
+        if self._reports(item.ref, owner or f"vehicle:{item.ref}"):
+            item.status, item.reason = "failed", reason
+            outcomes.failed(self.crawler.stats, reason)
+            yield item
         if reserved and self.limit is not None:
             # A failed download gives its place under the limit to the next vehicle.
             self.reserved -= 1
@@ -311,6 +340,10 @@ class VehiclesSpider(scrapy.Spider):
                 self.reserved += 1
                 yield self._vehicle_request(self.waiting.popleft())
                 self._update_total()
+
+    def item_written(self, item, response, spider) -> None:
+        if isinstance(item, VehicleItem):
+            self.reported.written(item.ref)
 
     def closed(self, reason: str) -> None:
         if self.waiting:
