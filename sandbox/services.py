@@ -1,7 +1,7 @@
 """Private Redis and PostgreSQL servers on free ports, for tests, the demo and benchmarks.
 
 Never a shared server: each instance lives in its own temporary folder and is stopped (and
-the folder removed) by `stop()`.
+the folder removed) by `stop()`, or by a watcher if the process that started it dies first.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,6 +42,40 @@ def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen | Non
     raise ServiceError(f"nothing listening on 127.0.0.1:{port} after {timeout:.0f}s")
 
 
+# Runs detached beside each server: when the process that started the server dies without
+# stopping it (pytest killed by a CI timeout, say), it stops the server and removes its
+# folder, so no server outlives its test run.
+_WATCH = """
+import os, shutil, subprocess, sys, time
+parent, folder, command = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+while True:
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(0.5)
+subprocess.run(command, capture_output=True, timeout=120)
+shutil.rmtree(folder, ignore_errors=True)
+"""
+
+
+def stop_if_orphaned(folder: Path, command: list[str]) -> subprocess.Popen:
+    """Start the watcher; terminate it once the server is stopped the normal way."""
+    return subprocess.Popen(
+        [sys.executable, "-c", _WATCH, str(os.getpid()), str(folder), *command],
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _end_watch(watch: subprocess.Popen | None) -> None:
+    if watch is not None and watch.poll() is None:
+        watch.terminate()
+        watch.wait()
+
+
 class RedisServer:
     """`durable=True` writes every command to an append-only file before answering, so the
     data survives `stop(keep_data=True)` and `start()`; otherwise nothing is kept."""
@@ -50,6 +85,7 @@ class RedisServer:
         self.durable = durable
         self.dir = Path(tempfile.mkdtemp(prefix="redis-aof-" if durable else "redis-"))
         self.proc: subprocess.Popen | None = None
+        self._watch: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
@@ -81,11 +117,13 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        self._watch = stop_if_orphaned(self.dir, ["kill", "-9", str(self.proc.pid)])
         wait_for_port(self.port, proc=self.proc)
         return self
 
     def stop(self, keep_data: bool = False) -> None:
         """`keep_data=True` leaves the folder for a later `start()` (an outage, not an end)."""
+        _end_watch(self._watch)
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -125,6 +163,7 @@ class PostgresServer:
         self.password = "pg-" + secrets.token_hex(8)
         self.dir = Path(tempfile.mkdtemp(prefix="pg-"))
         self.bindir = postgres_bindir()
+        self._watch: subprocess.Popen | None = None
         self._as_user: list[str] = []
         if os.geteuid() == 0:
             owner = pwd.getpwnam("postgres")
@@ -168,6 +207,8 @@ class PostgresServer:
             "--locale=C.UTF-8",
         )
         pwfile.unlink()
+        stop = [*self._as_user, str(self.bindir / "pg_ctl"), "-D", str(data), "-m", "immediate"]
+        self._watch = stop_if_orphaned(self.dir, [*stop, "-w", "stop"])
         self._start_server()
         return self
 
@@ -214,6 +255,7 @@ class PostgresServer:
         self._start_server()
 
     def stop(self) -> None:
+        _end_watch(self._watch)
         self._stop_server("immediate")
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -3,8 +3,10 @@
 import json
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -91,6 +93,39 @@ def test_private_postgres_with_password(database_url, postgres_server):
     wrong = database_url.replace(postgres_server.password, "wrong")
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(wrong, connect_timeout=5)
+
+
+KILLED_OWNER = """
+import os, signal
+from sandbox.services import PostgresServer, RedisServer
+r, p = RedisServer(durable=True).start(), PostgresServer().start()
+print(r.port, p.port, r.dir, p.dir, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_servers_of_a_killed_test_process_are_stopped_and_removed():
+    from sandbox.services import ServiceError, wait_for_port
+
+    run = subprocess.run(
+        [sys.executable, "-c", KILLED_OWNER], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
+    assert run.returncode == -9, run.stderr[-2000:]
+    redis_port, pg_port, *folders = run.stdout.split()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        alive = []
+        for port in (redis_port, pg_port):
+            try:
+                wait_for_port(int(port), timeout=0.2)
+                alive.append(port)
+            except ServiceError:
+                pass
+        left = [f for f in folders if Path(f).exists()]
+        if not alive and not left:
+            break
+        time.sleep(0.5)
+    assert not alive and not left, (alive, left)
 
 
 def test_browser_crawl_with_project_settings(sandbox_factory, chromium, tmp_path):
