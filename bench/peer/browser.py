@@ -16,14 +16,12 @@ fingerprints, a fresh browser after 100 pages).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import logging
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project, for the extraction
 
+from _cli import add_output_args, run
 from crawlee import ConcurrencySettings, Request
 from crawlee.crawlers import (
     PlaywrightCrawler,
@@ -85,15 +83,9 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--urls", required=True, help="one URL a line")
     p.add_argument("--concurrency", type=int, default=8)
-    p.add_argument("--items", help="export the items here at the end (.json)")
-    p.add_argument("--summary", help="write pages/items/failures as JSON here")
+    add_output_args(p)
     args = p.parse_args()
-    logging.basicConfig(level=logging.INFO)
-    summary = asyncio.run(crawl(args))
-    if args.summary:
-        Path(args.summary).write_text(json.dumps(summary))
-    print(json.dumps(summary))
-    return 0
+    return run(crawl, args)
 
 
 if __name__ == "__main__":

@@ -28,9 +28,6 @@ pushed in one `push_data` call, the dataset exported to a file at the end.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import logging
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -40,6 +37,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project, for the extraction
 
+from _cli import add_output_args, run
 from crawlee import ConcurrencySettings, Request
 from crawlee.crawlers import HttpCrawler, HttpCrawlingContext
 from crawlee.proxy_configuration import ProxyConfiguration
@@ -171,17 +169,11 @@ def main() -> int:
     p.add_argument("--seeds", required=True, help="start URLs, one a line")
     p.add_argument("--target", type=int, required=True, help="stop at this many addresses")
     p.add_argument("--concurrency", type=int, default=64)
-    p.add_argument("--items", help="export the items here at the end (.json)")
-    p.add_argument("--summary", help="write pages/items/failures as JSON here")
+    add_output_args(p)
     args = p.parse_args()
     if args.target < 1 or args.concurrency < 1:
         p.error("--target and --concurrency must be positive")
-    logging.basicConfig(level=logging.INFO)
-    summary = asyncio.run(crawl(args))
-    if args.summary:
-        Path(args.summary).write_text(json.dumps(summary))
-    print(json.dumps(summary))
-    return 0
+    return run(crawl, args)
 
 
 if __name__ == "__main__":

@@ -17,15 +17,13 @@ cannot go below it), in-memory storage (MemoryStorageClient), default HTTP clien
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project, for the extraction
 
+from _cli import add_output_args, run
 from crawlee import ConcurrencySettings, Request
 from crawlee.crawlers import HttpCrawler, HttpCrawlingContext
 from crawlee.storage_clients import MemoryStorageClient
@@ -100,15 +98,9 @@ def main() -> int:
     p.add_argument("--base-url", required=True)
     p.add_argument("--targets", required=True, help="search terms<TAB>City, ST a line")
     p.add_argument("--concurrency", type=int, default=64)
-    p.add_argument("--items", help="export the items here at the end (.json)")
-    p.add_argument("--summary", help="write pages/items/failures as JSON here")
+    add_output_args(p)
     args = p.parse_args()
-    logging.basicConfig(level=logging.INFO)
-    summary = asyncio.run(crawl(args))
-    if args.summary:
-        Path(args.summary).write_text(json.dumps(summary))
-    print(json.dumps(summary))
-    return 0
+    return run(crawl, args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,25 @@
+"""What the peer scripts share: their output options, and how a run ends (its summary as
+JSON, to a file for bench/compare.py and to stdout)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+
+def add_output_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--items", help="export the items here at the end (.json)")
+    p.add_argument("--summary", help="write pages/items/failures as JSON here")
+
+
+def run(crawl: Callable[[argparse.Namespace], Awaitable[dict]], args) -> int:
+    logging.basicConfig(level=logging.INFO)
+    summary = asyncio.run(crawl(args))
+    if args.summary:
+        Path(args.summary).write_text(json.dumps(summary))
+    print(json.dumps(summary))
+    return 0
