@@ -15,8 +15,7 @@ from __future__ import annotations
 import logging
 
 from crawlers.cluster import connection
-from crawlers.cluster.scheduler import run_token
-from crawlers.jobs import job_id
+from crawlers.cluster.scheduler import run_key
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +47,8 @@ class ReportedInRun:
 
     @property
     def key(self) -> str:
-        if self._key is None:
-            # Looked up at first use: the cluster scheduler opens the run after the spider
-            # is built.
-            run = run_token(self.crawler) or "norun"
-            self._key = f"{self.kind}:{{{job_id(self.crawler)}}}:reported:{run}"
+        if self._key is None:  # at first use, once the run is open
+            self._key = run_key(self.crawler, self.kind, "reported")
         return self._key
 
     def claim(self, member: str, owner: str) -> bool:

@@ -518,3 +518,10 @@ def run_token(crawler) -> str:
     """The cluster run this node joined ('' when not a cluster node)."""
     scheduler = node_scheduler(crawler)
     return scheduler.run if scheduler is not None else ""
+
+
+def run_key(crawler, kind: str, name: str) -> str:
+    """The Redis key of state kept beside the queue for this run (`<kind>:{<job>}:<name>:
+    <run>`): an earlier run's state of the same job is never taken for this one's. Look it
+    up once the scheduler has opened the run (not while the spider is being built)."""
+    return f"{kind}:{{{job_id(crawler)}}}:{name}:{run_token(crawler) or 'norun'}"

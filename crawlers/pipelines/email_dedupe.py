@@ -29,8 +29,7 @@ from collections.abc import Sequence
 from scrapy.http import Request
 
 from crawlers.cluster import connection
-from crawlers.cluster.scheduler import run_token
-from crawlers.jobs import job_id
+from crawlers.cluster.scheduler import run_key
 
 # KEYS[1]: the run's hash. ARGV: target (0: none), page, addresses (distinct).
 # Returns {count, addresses new to this page}.
@@ -84,18 +83,14 @@ class RedisAddresses:
         self.target = target
         self.crawler = crawler
         self.client = connection.client(crawler.settings)
-        self.job = job_id(crawler)
         self.script = self.client.register_script(_CLAIM)
         self._key: str | None = None
         self.count = 0
 
     @property
     def key(self) -> str:
-        if self._key is None:
-            # Looked up at the first claim: the cluster scheduler opens the run after the
-            # spider is built.
-            run = run_token(self.crawler) or "norun"
-            self._key = f"emails:{{{self.job}}}:addresses:{run}"
+        if self._key is None:  # at the first claim, once the run is open
+            self._key = run_key(self.crawler, "emails", "addresses")
         return self._key
 
     def page(self, request: Request) -> str:
