@@ -1,5 +1,6 @@
-"""What the peer scripts share: their output options, and how a run ends (its summary as
-JSON, to a file for bench/compare.py and to stdout)."""
+"""What the peer scripts share: the settings BENCHMARKS.md gives for the peer, their output
+options, and how a run ends (its summary as JSON, to a file for bench/compare.py and to
+stdout)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,22 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+
+from crawlee import ConcurrencySettings
+from crawlee.storage_clients import MemoryStorageClient
+
+
+def peer_settings(concurrency: int) -> dict:
+    """Exactly `concurrency` at once (autoscaling cannot go below or above it), and
+    in-memory storage (the default file-system storage costs as much CPU as Scrapy)."""
+    return {
+        "concurrency_settings": ConcurrencySettings(
+            min_concurrency=concurrency,
+            desired_concurrency=concurrency,
+            max_concurrency=concurrency,
+        ),
+        "storage_client": MemoryStorageClient(),
+    }
 
 
 def add_output_args(p: argparse.ArgumentParser) -> None:

@@ -21,26 +21,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project, for the extraction
 
-from _cli import add_output_args, run
-from crawlee import ConcurrencySettings, Request
+from _cli import add_output_args, peer_settings, run
+from crawlee import Request
 from crawlee.crawlers import (
     PlaywrightCrawler,
     PlaywrightCrawlingContext,
     PlaywrightPreNavCrawlingContext,
 )
-from crawlee.storage_clients import MemoryStorageClient
 
 from crawlers.browser import BLOCKED_RESOURCE_TYPES, CHROMIUM_ARGS, chromium_executable
 from crawlers.extraction.deals import OPTION, parse_flights
 
 
 async def crawl(args: argparse.Namespace) -> dict:
-    c = args.concurrency
     crawler = PlaywrightCrawler(
-        concurrency_settings=ConcurrencySettings(
-            min_concurrency=c, desired_concurrency=c, max_concurrency=c
-        ),
-        storage_client=MemoryStorageClient(),
+        **peer_settings(args.concurrency),
         browser_type="chromium",
         headless=True,
         browser_launch_options={"executable_path": chromium_executable(), "args": CHROMIUM_ARGS},

@@ -37,11 +37,10 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project, for the extraction
 
-from _cli import add_output_args, run
-from crawlee import ConcurrencySettings, Request
+from _cli import add_output_args, peer_settings, run
+from crawlee import Request
 from crawlee.crawlers import HttpCrawler, HttpCrawlingContext
 from crawlee.proxy_configuration import ProxyConfiguration
-from crawlee.storage_clients import MemoryStorageClient
 
 from crawlers.extraction.email_links import CONTACT, TRAP, classify, page_links
 from crawlers.extraction.emails import extract_emails, registered_domain
@@ -91,12 +90,8 @@ def follow(site: SiteState, base_url: str, text: str) -> tuple[list[str], list[s
 
 
 async def crawl(args: argparse.Namespace) -> dict:
-    c = args.concurrency
     crawler = HttpCrawler(
-        concurrency_settings=ConcurrencySettings(
-            min_concurrency=c, desired_concurrency=c, max_concurrency=c
-        ),
-        storage_client=MemoryStorageClient(),
+        **peer_settings(args.concurrency),
         proxy_configuration=ProxyConfiguration(proxy_urls=[args.proxy]),
         max_request_retries=3,
     )

@@ -23,10 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project, for the extraction
 
-from _cli import add_output_args, run
-from crawlee import ConcurrencySettings, Request
+from _cli import add_output_args, peer_settings, run
+from crawlee import Request
 from crawlee.crawlers import HttpCrawler, HttpCrawlingContext
-from crawlee.storage_clients import MemoryStorageClient
 
 from crawlers.extraction.businesses import parse_results, search_url
 
@@ -41,12 +40,8 @@ def read_targets(path: str) -> list[tuple[str, str]]:
 
 
 async def crawl(args: argparse.Namespace) -> dict:
-    c = args.concurrency
     crawler = HttpCrawler(
-        concurrency_settings=ConcurrencySettings(
-            min_concurrency=c, desired_concurrency=c, max_concurrency=c
-        ),
-        storage_client=MemoryStorageClient(),
+        **peer_settings(args.concurrency),
         max_request_retries=3,
     )
     seen: dict[str, set[str]] = {}
