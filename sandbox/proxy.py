@@ -229,6 +229,9 @@ class ForwardProxy:
             head = await up_reader.readuntil(b"\r\n\r\n")
             first = head.split(b"\r\n", 1)[0].split()
             status = int(first[1]) if len(first) > 1 else 502
+            # Logged before the client sees the answer: a client that reads the log as
+            # soon as its response is complete must find the entry there.
+            self._record(method, target, "forwarded", status)
             writer.write(head)
             # The exchange ends with the body's last byte (not when the site closes).
             length = 0 if method == "HEAD" or status in (204, 304) else _content_length(head)
@@ -239,7 +242,6 @@ class ForwardProxy:
                 writer.write(await up_reader.readexactly(length))
             await writer.drain()
             up_writer.close()
-        self._record(method, target, "forwarded", status)
 
     async def _tunnel(self, target, reader, writer) -> None:
         host, _, port = target.rpartition(":")
