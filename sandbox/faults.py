@@ -33,12 +33,16 @@ async def faults_middleware(request: web.Request, handler):
     site = request.app[SITE_KEY]
     knobs = site.knobs
     site.count("requests")
-    if knobs.latency_ms or knobs.jitter_ms:
-        delay = max(0.0, site.fault_rng.gauss(knobs.latency_ms, knobs.jitter_ms)) / 1000
+    # Every draw of this request is made at once, before any await: the Nth request to
+    # arrive meets the Nth latency and fault of the seed's sequence, however requests
+    # interleave, so a test can count on the faults a seed brings.
+    rng = site.fault_rng
+    delay = max(0.0, rng.gauss(knobs.latency_ms, knobs.jitter_ms)) / 1000
+    roll, status = rng.random(), rng.choice((500, 502, 503))
+    if delay:
         await asyncio.sleep(delay)
     if site.exempt(request):
         return await handler(request)
-    roll = site.fault_rng.random()
     edge = knobs.fault_429
     if roll < edge:
         site.count("fault_429")
@@ -49,7 +53,6 @@ async def faults_middleware(request: web.Request, handler):
         )
     edge += knobs.fault_5xx
     if roll < edge:
-        status = site.fault_rng.choice((500, 502, 503))
         site.count(f"fault_{status}")
         return web.Response(status=status, text="Server Error")
     edge += knobs.fault_reset

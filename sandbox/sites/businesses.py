@@ -129,6 +129,8 @@ class Site(BaseSite):
     default_size = 75  # most organic results one search can have
 
     def setup(self) -> None:
+        # Its own sequence: the Nth search page served meets the Nth draw, whatever the timing.
+        self.burst_rng = random.Random(self.knobs.seed * 15485863 + 5)
         states = [s.strip().upper() for s in self.knobs.option("states", "DE").split(",")]
         min_population = self.knobs.option("min_population", 15000)
         categories = self.knobs.option("categories", DEFAULT_CATEGORIES)
@@ -266,7 +268,7 @@ class Site(BaseSite):
             self._burst_left -= 1
             return True
         # The real site pushes back in runs of 429s now and then, on top of shared faults.
-        if self.fault_rng.random() < self.knobs.option("burst_429", 0.01):
+        if self.burst_rng.random() < self.knobs.option("burst_429", 0.01):
             self._burst_left = self.knobs.option("burst_len", 5) - 1
             return True
         return False

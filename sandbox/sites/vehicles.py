@@ -176,6 +176,10 @@ class Site(BaseSite):
     # -- data -------------------------------------------------------------------------
     def setup(self) -> None:
         self.rng = random.Random(self.knobs.seed)
+        # The Nth report served draws the Nth number of this sequence, whatever the timing
+        # and the faults before it: a seed decides which bad PDFs a run meets, so a test can
+        # count on them (the shared fault_rng is consumed in arrival order).
+        self.pdf_rng = random.Random(self.knobs.seed * 104729 + 3)
         self.vehicles: dict[str, Vehicle] = {}
         self.listing: list[str] = []  # refs, newest first
         self.serial = 0
@@ -546,7 +550,7 @@ class Site(BaseSite):
             "Content-Type": "application/pdf",
             "Content-Disposition": f'attachment; filename="{vehicle.ref}.pdf"',
         }
-        roll = self.fault_rng.random()
+        roll = self.pdf_rng.random()
         edge = self.knobs.option("pdf_html", 0.0)
         if roll < edge:
             self.count("pdf_html")

@@ -136,8 +136,9 @@ def test_faults_expiry_and_churn_then_a_rerun_fetches_nothing_again(
     stats = first.stats
     # The faults did happen, and were survived.
     assert site["session_expired"] >= 1 and site["pdf_truncated"] >= 1
-    # Fake PDFs are drawn at random per download: a small run may draw none of one kind.
-    assert site.get("pdf_html", 0) + site.get("pdf_swapped", 0) + site["pdf_truncated"] >= 1
+    # The sandbox's seed puts a swapped, a truncated and an HTML report among the first
+    # ten served, whatever the timing: the run serves more than ten.
+    assert site["pdf_html"] >= 1 and site["pdf_swapped"] >= 1
     assert site["churn_added"] >= 1 and site["churn_sold"] >= 1
     assert stats["vehicles/report_link_refreshed"] >= 1
     # One login per lost session, however many requests noticed it.

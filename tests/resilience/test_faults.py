@@ -26,8 +26,8 @@ STORM = {
 def test_vehicles_storm_with_bad_pdfs_and_sessions_expiring_every_few_requests(
     sandbox_factory, crawl, tmp_path
 ):
-    # About 30 PDF fetches (65% of them bad), so each kind of bad PDF is all but certain to
-    # be drawn; at least 40 requests in sessions of 12 expire a session 3 times or more.
+    # The sandbox's seed serves an HTML, a swapped and a truncated report among the first
+    # five; at least 40 requests in sessions of 12 expire a session 3 times or more.
     knobs = portal.knobs(10, **STORM, pdf_kb=4)
     knobs["options"].update(pdf_truncated=0.25, pdf_html=0.2, pdf_swapped=0.2, session_requests=12)
     sb = sandbox_factory(["vehicles"], knobs={"vehicles": knobs})
