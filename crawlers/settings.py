@@ -156,6 +156,7 @@ EMAILS_DEFAULT_SCHEME = "https"  # for start domains given without a scheme
 EMAILS_TABLE = "emails"  # PostgreSQL table (DATABASE_URL set)
 EMAILS_DB_BATCH = 20_000  # rows per COPY batch
 EMAILS_DB_FLUSH_SECONDS = 2.0  # a partial batch is written at least this often
+EMAILS_SETTLE_SECONDS = 2.0  # cluster with a target: how often claims of dead nodes are released
 
 # --- Cluster: a shared Redis queue with leases when REDIS_URL is set -----------------------
 REDIS_URL = env_str("REDIS_URL")

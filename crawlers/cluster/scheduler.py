@@ -104,6 +104,11 @@ class Scheduler(BaseScheduler):
         self._holds.append(hold)
         return hold
 
+    def lease_of(self, request: Request) -> str:
+        """The id under which this node leased `request` from the shared queue ('' if it
+        did not: a request kept on this node, or one already handed back)."""
+        return self._leased.get(request, "")
+
     # -- Scrapy's scheduler interface ---------------------------------------------------
     def open(self, spider):
         self.spider = spider

@@ -20,25 +20,39 @@ however many nodes share it.
   node yields their addresses again; the write is idempotent (ON CONFLICT DO NOTHING).
   The hash belongs to the cluster's current run (its token is in the keys), so the next
   run of the job starts with an empty one.
+
+A claim is a reservation until its page is acked in the shared queue (its rows committed).
+With a target, the claims of a node that died would hold places no row ever fills, and
+the other nodes would stop short of N. So each claim is also recorded in a second hash
+(page -> the queue id of its request, the node that claimed, the addresses), and
+`settle()` sorts those records: acked (done: forgotten); leased by a live node (pending,
+unless this node made the claim and still holds the page: it commits its own rows as it
+closes); or neither (the lease expired or was let go uncommitted: the addresses are
+released, the count drops below the target, and whoever crawls the page again claims them
+again). A node stops on the target only when the addresses claimed, less those pending,
+reach it; otherwise it waits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from scrapy.http import Request
 
 from crawlers.cluster import connection
-from crawlers.cluster.scheduler import run_key
+from crawlers.cluster.scheduler import node_scheduler, run_key
 
-# KEYS[1]: the run's hash. ARGV: target (0: none), page, addresses (distinct).
+# KEYS: the run's hash, its claims hash. ARGV: target (0: none), page, the page's request
+# id in the queue ('' : none, the claim is final at once), the claiming node, addresses
+# (distinct).
 # Returns {count, addresses new to this page}.
 _CLAIM = """
 local target = tonumber(ARGV[1])
 local page = ARGV[2]
 local count = redis.call('HLEN', KEYS[1])
 local new = {}
-for i = 3, #ARGV do
+for i = 5, #ARGV do
   local owner = redis.call('HGET', KEYS[1], ARGV[i])
   if owner == page then
     new[#new + 1] = ARGV[i]
@@ -48,10 +62,64 @@ for i = 3, #ARGV do
     new[#new + 1] = ARGV[i]
   end
 end
+if #new > 0 and ARGV[3] ~= '' then
+  local record = ARGV[3] .. '\\n' .. ARGV[4] .. '\\n' .. table.concat(new, '\\n')
+  redis.call('HSET', KEYS[2], page, record)
+  redis.call('EXPIRE', KEYS[2], 604800)
+end
 -- A finished run's hash is not needed for long: a week, renewed by every claim.
 redis.call('EXPIRE', KEYS[1], 604800)
 return {count, new}
 """
+
+# KEYS: the run's hash, its claims hash, and the queue's requests, leases and owners.
+# ARGV: this node. Returns {count, addresses pending (see Standing), released}.
+_SETTLE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local waiting, released = 0, 0
+local records = redis.call('HGETALL', KEYS[2])
+for i = 1, #records, 2 do
+  local page, record = records[i], records[i + 1]
+  local addresses = {}
+  for line in string.gmatch(record, '[^\\n]+') do addresses[#addresses + 1] = line end
+  local id, claimer = addresses[1], addresses[2]
+  local expiry = redis.call('ZSCORE', KEYS[4], id)
+  if expiry and tonumber(expiry) > now then
+    -- Stored for sure only if this node claimed them and holds the page: a page of a node
+    -- that died, taken again by this one, has not claimed them again yet.
+    if claimer ~= ARGV[1] or redis.call('HGET', KEYS[5], id) ~= ARGV[1] then
+      waiting = waiting + #addresses - 2
+    end
+  else
+    if redis.call('HEXISTS', KEYS[3], id) == 1 then
+      for j = 3, #addresses do
+        if redis.call('HGET', KEYS[1], addresses[j]) == page then
+          redis.call('HDEL', KEYS[1], addresses[j])
+          released = released + 1
+        end
+      end
+    end
+    redis.call('HDEL', KEYS[2], page)
+  end
+end
+return {redis.call('HLEN', KEYS[1]), waiting, released}
+"""
+
+
+@dataclass(frozen=True)
+class Standing:
+    """The crawl's addresses against its target, as of one look."""
+
+    claimed: int
+    # claimed by pages in flight that this node did not claim them for: other live nodes'
+    # pages (not committed yet), or pages of a dead node this one crawls again
+    pending: int = 0
+    released: int = 0  # claims of pages whose node died, given back by this look
+
+    @property
+    def settled(self) -> int:
+        return self.claimed - self.pending
 
 
 class LocalAddresses:
@@ -75,6 +143,9 @@ class LocalAddresses:
     def full(self) -> bool:
         return bool(self.target) and len(self.seen) >= self.target
 
+    def settle(self) -> Standing:
+        return Standing(len(self.seen))
+
 
 class RedisAddresses:
     """The job's hash in Redis; `count` is the whole job's, as of this node's last claim."""
@@ -84,14 +155,25 @@ class RedisAddresses:
         self.crawler = crawler
         self.client = connection.client(crawler.settings)
         self.script = self.client.register_script(_CLAIM)
-        self._key: str | None = None
+        self.settle_script = self.client.register_script(_SETTLE)
+        self._keys: list[str] | None = None
         self.count = 0
 
     @property
     def key(self) -> str:
-        if self._key is None:  # at the first claim, once the run is open
-            self._key = run_key(self.crawler, "emails", "addresses")
-        return self._key
+        return self.keys[0]
+
+    @property
+    def keys(self) -> list[str]:
+        """The run's hash and claims hash (looked up at the first use, once the run is
+        open), then the queue's requests, leases and owners."""
+        if self._keys is None:
+            self.scheduler = node_scheduler(self.crawler)
+            keys = [run_key(self.crawler, "emails", n) for n in ("addresses", "claims")]
+            if self.scheduler is not None and self.scheduler.queue is not None:
+                keys += [self.scheduler.queue.keys[n] for n in ("requests", "leases", "owners")]
+            self._keys = keys
+        return self._keys
 
     def page(self, request: Request) -> str:
         # Without a token (a request queued by an older version of the spider): the URL's
@@ -104,14 +186,28 @@ class RedisAddresses:
         """The addresses new to the crawl, or already claimed by this same page."""
         if not addresses:
             return []
-        args = [self.target, self.page(request), *dict.fromkeys(addresses)]
-        count, new = self.script(keys=[self.key], args=args)
+        keys = self.keys
+        # Only a target needs the claims sorted later; a request not leased from the shared
+        # queue has no lease to watch, its claim is final at once.
+        lease = self.scheduler.lease_of(request) if self.target and len(keys) > 2 else ""
+        node = self.scheduler.node if lease else ""
+        args = [self.target, self.page(request), lease, node, *dict.fromkeys(addresses)]
+        count, new = self.script(keys=keys[:2], args=args)
         self.count = int(count)
         return [a.decode() if isinstance(a, bytes) else a for a in new]
 
     @property
     def full(self) -> bool:
         return bool(self.target) and self.count >= self.target
+
+    def settle(self) -> Standing:
+        """Sort the recorded claims (see the module's doc); one round trip."""
+        keys = self.keys
+        if len(keys) < 5:
+            return Standing(self.count)
+        claimed, waiting, released = self.settle_script(keys=keys, args=[self.scheduler.node])
+        self.count = int(claimed)
+        return Standing(self.count, int(waiting), int(released))
 
 
 def address_book(crawler, target: int = 0) -> LocalAddresses | RedisAddresses:

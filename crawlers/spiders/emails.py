@@ -14,6 +14,7 @@ which are new, once per page); `-a target=N` ends the crawl cleanly after exactl
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import secrets
@@ -30,6 +31,7 @@ from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.asyncio import create_looping_call
 
 from crawlers import outcomes
 from crawlers.cluster import connection
@@ -155,7 +157,16 @@ class EmailsSpider(scrapy.Spider):
         )
         self.sites: dict[str, SiteState] = {}
         self.closing = False
+        # A cluster node with a target: the claims of pages not yet committed are sorted
+        # every few seconds (those of a node that died are given back), and at the target
+        # the node waits, paused, for other nodes' pending pages (email_dedupe.py).
+        self.shared_target = bool(self.target and self.redis is not None)
+        self.settle_timer = None
+        self.waiting = False
         crawler.signals.connect(self.on_idle, signal=signals.spider_idle)
+        if self.shared_target:
+            crawler.signals.connect(self.on_opened, signal=signals.spider_opened)
+            crawler.signals.connect(self.on_closed, signal=signals.spider_closed)
 
     def read_seeds(self) -> list[str]:
         entries = [u for u in self.urls_arg.split(",") if u.strip()]
@@ -208,6 +219,64 @@ class EmailsSpider(scrapy.Spider):
         if requests:
             raise DontCloseSpider
 
+    # -- a target shared by the nodes of a cluster -------------------------------------
+    def on_opened(self) -> None:
+        self.settle_timer = create_looping_call(self.settle)
+        interval = max(0.1, self.crawler.settings.getfloat("EMAILS_SETTLE_SECONDS"))
+        self.settle_timer.start(interval)
+
+    def on_closed(self) -> None:
+        if self.settle_timer is not None and self.settle_timer.running:
+            self.settle_timer.stop()
+
+    def target_met(self) -> bool:
+        """The address book is full: True when this node may stop. Else a cluster node
+        either goes on (claims of a node that died were given back) or waits, paused,
+        for other nodes' pending pages."""
+        if not self.shared_target:
+            return True
+        self.settle(in_callback=True)
+        return self.closing
+
+    def settle(self, in_callback: bool = False) -> None:
+        if self.closing:
+            return
+        try:
+            standing = self.book.settle()
+        except RedisError:
+            return  # the shared queue waits for Redis itself; the next look settles
+        stats, engine = self.crawler.stats, self.crawler.engine
+        if standing.released:
+            stats.inc_value("emails/claims_released", standing.released)
+            logger.info(
+                "Released %d addresses claimed by pages whose node stopped before storing "
+                "them; they are claimed again when those pages are crawled again",
+                standing.released,
+            )
+        if standing.settled >= self.target:
+            self.closing = True
+            engine.unpause()
+            if not in_callback:
+                # CloseSpider can only be raised in a callback: close as it would.
+                self.stop_task = asyncio.ensure_future(
+                    engine.close_spider_async(reason="target_reached")
+                )
+        elif standing.claimed < self.target:
+            if self.waiting:
+                self.waiting = False
+                engine.unpause()
+        elif not self.waiting:
+            self.waiting = True
+            engine.pause()
+            stats.inc_value("emails/target_waits")
+            logger.info(
+                "Target of %d addresses claimed; waiting for %d of them, claimed by pages "
+                "still in flight, to be stored (those of a node that died come back when "
+                "its leases expire)",
+                self.target,
+                standing.pending,
+            )
+
     def site_request(self, url: str) -> scrapy.Request | None:
         host = urlsplit(url).hostname or ""
         if host in self.sites:
@@ -250,7 +319,7 @@ class EmailsSpider(scrapy.Spider):
                 url, host = response.url, site.host
                 for address in new:
                     yield EmailItem(address, host, url, when)
-            if self.book.full:
+            if self.book.full and self.target_met():
                 self.closing = True
                 raise CloseSpider("target_reached")
         depth = response.meta.get("depth", 0) + 1

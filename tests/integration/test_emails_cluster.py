@@ -6,6 +6,7 @@ A node killed with rows in memory is tests/resilience/test_crashes.py (slow)."""
 from __future__ import annotations
 
 import json
+import time
 
 import psycopg
 import pytest
@@ -13,7 +14,8 @@ import redis
 from scrapy import Request
 from scrapy.utils.test import get_crawler
 
-from crawlers.pipelines.email_dedupe import RedisAddresses
+from crawlers.cluster.queue import LeasedQueue
+from crawlers.pipelines.email_dedupe import RedisAddresses, Standing
 from crawlers.spiders.emails import EmailsSpider
 from tests.integration.test_emails import FAST, node, start
 
@@ -90,3 +92,99 @@ def test_two_nodes_writing_in_batches_ack_everything_and_finish(
         stats = json.loads((tmp_path / f"node{n}/stats.json").read_text())
         assert stats.get("cluster/acked", 0) == stats.get("scheduler/dequeued/redis", 0)
         assert "cluster/uncommitted_released" not in stats
+
+
+class QueueView:
+    """What the address book asks of its node's scheduler, over a real shared queue."""
+
+    def __init__(self, queue: LeasedQueue):
+        self.queue = queue
+        self.node = queue.node
+        self.leases: dict[Request, str] = {}
+
+    def take(self, page: str, queued: bool = False) -> Request:
+        """Lease a page's request (queued first unless it is waiting in the queue already),
+        as a node's scheduler does."""
+        if not queued:
+            self.queue.push("", 0, page.encode())
+        lease, payload = self.queue.claim()
+        assert payload == page.encode()
+        request = Request(f"https://a.example/{page}", meta={"page": page})
+        self.leases[request] = lease
+        return request
+
+    def lease_of(self, request: Request) -> str:
+        return self.leases.get(request, "")
+
+
+def node_book(redis_url: str, node: str, target: int, lease_seconds: float = 60):
+    client = redis.Redis.from_url(redis_url)
+    queue = LeasedQueue(client, "emails", node, lease_seconds)
+    queue.open()
+    shared = book(redis_url, target)
+    view = QueueView(queue)
+    shared.scheduler = view
+    shared._keys = [
+        "emails:{emails}:addresses:test",
+        "emails:{emails}:claims:test",
+        *(queue.keys[n] for n in ("requests", "leases", "owners")),
+    ]
+    return shared, view
+
+
+def test_claims_pending_on_a_live_node_hold_the_target_until_acked(redis_url):
+    book_1, node_1 = node_book(redis_url, "n1", target=4)
+    book_2, node_2 = node_book(redis_url, "n2", target=4)
+    page_1, page_2 = node_1.take("p1"), node_2.take("p2")
+    assert book_1.claim(["a@x.com", "b@x.com"], page_1) == ["a@x.com", "b@x.com"]
+    assert book_2.claim(["c@x.com", "d@x.com", "e@x.com"], page_2) == ["c@x.com", "d@x.com"]
+    assert book_2.full
+    # Node 2 counts its own pending page as stored (it commits before it closes), not
+    # node 1's: it waits for those two.
+    assert book_2.settle() == Standing(claimed=4, pending=2)
+    assert book_1.settle() == Standing(claimed=4, pending=2)
+    node_1.queue.ack([node_1.lease_of(page_1)])
+    assert book_2.settle() == Standing(claimed=4)
+    assert book_2.settle().settled == 4
+
+
+def test_the_claims_of_a_node_that_died_are_given_back_and_its_page_reclaims_them(redis_url):
+    book_1, node_1 = node_book(redis_url, "n1", target=3, lease_seconds=0.2)
+    book_2, node_2 = node_book(redis_url, "n2", target=3)
+    page_1 = node_1.take("p1")
+    assert book_1.claim(["a@x.com", "b@x.com"], page_1) == ["a@x.com", "b@x.com"]
+    page_2 = node_2.take("p2")
+    assert book_2.claim(["c@x.com", "d@x.com"], page_2) == ["c@x.com"]
+    assert book_2.settle() == Standing(claimed=3, pending=2)
+    # Node 1 dies: its lease runs out without an ack, and its claims are released.
+    time.sleep(0.4)
+    assert book_2.settle() == Standing(claimed=1, released=2)
+    assert not book_2.full
+    # Another page may now take one of them; the dead node's page, crawled again under
+    # its token, gets back what is left of its own and the room the target has.
+    again = node_2.take("p1", queued=True)
+    other = node_2.take("p3")
+    assert book_2.claim(["b@x.com"], other) == ["b@x.com"]
+    assert book_2.claim(["a@x.com", "b@x.com", "z@x.com"], again) == ["a@x.com"]
+    assert book_2.count == 3
+    assert book_2.settle() == Standing(claimed=3)
+
+
+def test_without_a_target_claims_are_not_recorded(redis_url):
+    shared, node_1 = node_book(redis_url, "n1", target=0)
+    assert shared.claim(["a@x.com"], node_1.take("p1")) == ["a@x.com"]
+    assert redis.Redis.from_url(redis_url).hlen("emails:{emails}:claims:test") == 0
+
+
+def test_a_dead_nodes_page_taken_again_is_pending_until_its_new_node_claims(redis_url):
+    book_1, node_1 = node_book(redis_url, "n1", target=3, lease_seconds=0.2)
+    book_2, node_2 = node_book(redis_url, "n2", target=3)
+    assert book_1.claim(["a@x.com", "b@x.com"], node_1.take("p1")) == ["a@x.com", "b@x.com"]
+    assert book_2.claim(["c@x.com"], node_2.take("p2")) == ["c@x.com"]
+    time.sleep(0.4)
+    # Node 2 leases node 1's page before anything is released: the page is node 2's now,
+    # but until its callback claims the addresses again, they are not node 2's to commit.
+    again = node_2.take("p1", queued=True)
+    assert book_2.settle() == Standing(claimed=3, pending=2)
+    assert book_2.claim(["b@x.com", "a@x.com"], again) == ["b@x.com", "a@x.com"]
+    assert book_2.settle() == Standing(claimed=3)

@@ -254,12 +254,19 @@ def test_postgres_restarted_under_the_businesses_crawl(
 
 # -- Redis restarted, nodes killed ------------------------------------------------------------
 def emails_node(
-    background, sb, tmp_path: Path, name: str, redis_url: str, database_url: str, **settings
+    background,
+    sb,
+    tmp_path: Path,
+    name: str,
+    redis_url: str,
+    database_url: str,
+    target: int = 0,
+    **settings,
 ):
     return background(
         "emails",
         tmp_path / name,
-        args={"target": 0},
+        args={"target": target},
         settings={
             "CLUSTER_IDLE_GRACE": 3,
             "CLUSTER_LEASE_SECONDS": 4,
@@ -274,6 +281,23 @@ def emails_node(
             "DATABASE_URL": database_url,
             "NODE_ID": name,
         },
+    )
+
+
+def hoarding_node(background, sb, tmp_path, redis_url, database_url, target=0, **settings):
+    """A node that keeps its addresses in memory (a big, slow batch): when it is killed,
+    those it claimed are certainly not stored."""
+    return emails_node(
+        background,
+        sb,
+        tmp_path,
+        "victim",
+        redis_url,
+        database_url,
+        target,
+        EMAILS_DB_BATCH=100_000,
+        EMAILS_DB_FLUSH_SECONDS=600,
+        **settings,
     )
 
 
@@ -329,19 +353,9 @@ def test_an_emails_node_killed_then_started_again_loses_no_address(
     sb = sandbox_factory(["emails"], knobs={"emails": {"size": 10, "latency_ms": 60}})
     site = sb.site("emails")
     redis.Redis.from_url(redis_url).rpush("emails:start_urls", *site.seeds())
-    # The victim keeps its addresses in memory for long (a big, slow batch): when it is
-    # killed, those it claimed are certainly not stored yet. The survivor joins once the
-    # victim has claimed some, so that every claim counted below is the victim's.
-    victim = emails_node(
-        background,
-        sb,
-        tmp_path,
-        "victim",
-        redis_url,
-        database_url,
-        EMAILS_DB_BATCH=100_000,
-        EMAILS_DB_FLUSH_SECONDS=600,
-    )
+    # The survivor joins once the victim has claimed some, so that every claim counted
+    # below is the victim's.
+    victim = hoarding_node(background, sb, tmp_path, redis_url, database_url)
     victim.wait_for(lambda: claimed_addresses(redis_url) >= 20)
     survivor = emails_node(background, sb, tmp_path, "survivor", redis_url, database_url)
     survivor.wait_for(lambda: "joined job" in survivor.log)
@@ -354,6 +368,42 @@ def test_an_emails_node_killed_then_started_again_loses_no_address(
     assert_once(emails, "address")
     missing = set(site.all_addresses()) - set(emails)
     assert not missing, f"{len(missing)} addresses lost with the killed node"
+
+
+def test_an_emails_node_killed_before_the_target_leaves_the_others_to_store_exactly_n(
+    sandbox_factory, redis_url, database_url, background, tmp_path
+):
+    options = {"team_pages": 4, "per_page": 20}
+    sb = sandbox_factory(
+        ["emails"], knobs={"emails": {"size": 10, "latency_ms": 150, "options": options}}
+    )
+    site = sb.site("emails")
+    truth = set(site.all_addresses())
+    target = 400
+    assert len(truth) > 2 * target
+    redis.Redis.from_url(redis_url).rpush("emails:start_urls", *site.seeds())
+    # Leases long enough that the survivor claims the target while the victim's pages are
+    # still leased: before this was handled, it stopped there, short by the victim's claims.
+    common = {"CLUSTER_LEASE_SECONDS": 20, "EMAILS_SETTLE_SECONDS": 0.5}
+    victim = hoarding_node(
+        background, sb, tmp_path, redis_url, database_url, target, CONCURRENT_REQUESTS=2, **common
+    )
+    victim.wait_for(lambda: claimed_addresses(redis_url) >= 30)
+    survivor = emails_node(
+        background, sb, tmp_path, "survivor", redis_url, database_url, target=target, **common
+    )
+    survivor.wait_for(lambda: "joined job" in survivor.log)
+    victim.kill()
+    assert survivor.wait(300) == 0, survivor.log[-3000:]
+    assert "Traceback" not in survivor.log
+    emails = stored_emails(database_url)
+    assert_once(emails, "address")
+    assert set(emails) <= truth
+    assert len(emails) == target
+    stats = survivor.stats
+    assert stats["finish_reason"] == "target_reached"
+    assert stats["emails/target_waits"] >= 1
+    assert stats["emails/claims_released"] >= 30
 
 
 # -- Ctrl-C, then the next run ----------------------------------------------------------------
