@@ -124,7 +124,7 @@ class ProxyRotationMiddleware:
         self.proxies = {p.id: p for p in proxies}
         self.health = health
         self.max_proxies_to_try = settings.getint("ROTATING_PROXY_PAGE_RETRY_TIMES", 5)
-        self.logstats_interval = settings.getfloat("ROTATING_PROXY_LOGSTATS_INTERVAL", 30)
+        self.logstats_interval = settings.getfloat("ROTATING_PROXY_LOGSTATS_INTERVAL", 60)
         self.refresh_interval = settings.getfloat("PROXY_HEALTH_REFRESH_SECONDS", 2.0)
         self.contexts = ProxyContexts(crawler, settings.getint("PLAYWRIGHT_MAX_CONTEXTS") or None)
         self._turn = itertools.count()

@@ -64,7 +64,7 @@ class VehicleSessionMiddleware:
                 timeout=s.getfloat("VEHICLES_LOGIN_TIMEOUT", 30.0),
                 attempts=s.getint("VEHICLES_LOGIN_ATTEMPTS", 5),
                 backoff_base=s.getfloat("RETRY_BACKOFF_BASE", 0.5),
-                backoff_max=s.getfloat("RETRY_BACKOFF_MAX", 30.0),
+                backoff_max=s.getfloat("RETRY_BACKOFF_MAX", 60.0),
             ),
         )
         return cls(
