@@ -44,6 +44,18 @@ class Counts:
             return None
         return min(100.0, 100.0 * self.finished / self.total)
 
+    def summary(self) -> dict[str, Any]:
+        """The counts as the report and the dashboard's JSON show them."""
+        return {
+            "total": self.total,
+            "done": self.done,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "finished": self.finished,
+            "remaining": self.remaining,
+            "percent": None if self.percent is None else round(self.percent, 2),
+        }
+
 
 def counts_from_stats(stats: Mapping[str, Any]) -> Counts:
     total = stats.get("progress/total")

@@ -62,15 +62,7 @@ def build_report(
         "elapsed_seconds": round(elapsed, 3),
         "finish_reason": reason,
         "fatal_error": stats.get("fatal_error"),
-        "units": {
-            "total": counts.total,
-            "done": counts.done,
-            "skipped": counts.skipped,
-            "failed": counts.failed,
-            "finished": counts.finished,
-            "remaining": counts.remaining,
-            "percent": None if counts.percent is None else round(counts.percent, 2),
-        },
+        "units": counts.summary(),
         "rates": {
             "units_per_second": per_second(counts.worked),
             "items_per_second": per_second(found.get("items")),
