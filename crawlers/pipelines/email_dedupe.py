@@ -143,9 +143,6 @@ class LocalAddresses:
     def full(self) -> bool:
         return bool(self.target) and len(self.seen) >= self.target
 
-    def settle(self) -> Standing:
-        return Standing(len(self.seen))
-
 
 class RedisAddresses:
     """The job's hash in Redis; `count` is the whole job's, as of this node's last claim."""
@@ -157,11 +154,8 @@ class RedisAddresses:
         self.script = self.client.register_script(_CLAIM)
         self.settle_script = self.client.register_script(_SETTLE)
         self._keys: list[str] | None = None
+        self.scheduler = None  # the node's cluster scheduler, found with the keys
         self.count = 0
-
-    @property
-    def key(self) -> str:
-        return self.keys[0]
 
     @property
     def keys(self) -> list[str]:
