@@ -17,6 +17,15 @@ def connect(url: str, *, autocommit: bool = False, timeout: float = 10.0) -> psy
         ) from None
 
 
+def create_schema(conn: psycopg.Connection, name: str, sql: str) -> None:
+    """Run `CREATE ... IF NOT EXISTS` statements that several nodes may run at once: IF NOT
+    EXISTS alone races (two sessions both find no table, and the second fails on the
+    catalog's unique index), so they run serialised on an advisory lock named for `name`."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+        conn.execute(sql)
+
+
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     first = text[0] if text else type(exc).__name__

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import psycopg
 
-from crawlers.db import connect
+from crawlers.db import connect, create_schema
 from crawlers.ledger.base import SqlLedger, claimed_targets, ledger_status
 from crawlers.ledger.model import FAILED, LedgerStatus, Target
 
@@ -42,10 +42,7 @@ class PostgresLedger(SqlLedger):
     def __init__(self, url: str):
         self.url = url
         self.db = connect(url, autocommit=True)
-        # Several nodes may create the schema at once: serialise on an advisory lock.
-        with self.db.transaction():
-            self.db.execute("SELECT pg_advisory_xact_lock(hashtext('business_targets'))")
-            self.db.execute(SCHEMA)
+        create_schema(self.db, "business_targets", SCHEMA)
 
     def close(self) -> None:
         self.db.close()

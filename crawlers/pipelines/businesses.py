@@ -20,7 +20,7 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.extensions.feedexport import FileFeedStorage
 
-from crawlers.db import connect
+from crawlers.db import connect, create_schema
 from crawlers.errors import ConfigError
 from crawlers.inputs import input_label, read_input
 from crawlers.items import BusinessItem
@@ -230,7 +230,7 @@ class BusinessPostgresPipeline:
 
     def open_spider(self):
         self.db = connect(self.url, autocommit=True)
-        self.db.execute(SCHEMA)
+        create_schema(self.db, "businesses", SCHEMA)
 
     async def process_item(self, item):
         if not isinstance(item, BusinessItem):

@@ -10,7 +10,7 @@ from itemadapter import ItemAdapter
 from psycopg.types.json import Jsonb
 from scrapy.exceptions import NotConfigured
 
-from crawlers.db import connect
+from crawlers.db import connect, create_schema
 from crawlers.items import DealItem
 
 SCHEMA = """
@@ -73,7 +73,7 @@ class DealsPostgresPipeline:
 
     def open_spider(self, spider=None) -> None:
         self.conn = connect(self.url, autocommit=True)
-        self.conn.execute(SCHEMA)
+        create_schema(self.conn, "deals", SCHEMA)
 
     def close_spider(self, spider=None) -> None:
         if self.conn is not None:

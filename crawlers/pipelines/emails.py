@@ -75,10 +75,12 @@ class EmailStorePipeline:
     def _prepare_table(self) -> None:
         self.conn = db.connect(self.url, autocommit=True)
         try:
-            self.conn.execute(
+            db.create_schema(
+                self.conn,
+                self.table,
                 f"CREATE TABLE IF NOT EXISTS {self.table} ("
                 "email text PRIMARY KEY, site text NOT NULL, page text NOT NULL, "
-                "first_seen timestamptz NOT NULL)"
+                "first_seen timestamptz NOT NULL)",
             )
             self.conn.execute(
                 f"CREATE TEMP TABLE {self.table}_stage (LIKE {self.table}) ON COMMIT DELETE ROWS"

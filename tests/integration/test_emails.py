@@ -214,6 +214,22 @@ def node(spider_args, settings, env, workdir):
     )
 
 
+def finish(nodes, timeout: float = 400) -> list[tuple[int, str]]:
+    """Wait for every node: (exit code, stderr) each. Any still running when this ends
+    early is killed, rather than left to crawl from the next test's Redis."""
+    results = []
+    try:
+        for proc in nodes:
+            _, err = proc.communicate(timeout=timeout)
+            results.append((proc.returncode, err))
+    finally:
+        for proc in nodes:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return results
+
+
 def read_items(path):
     return [json.loads(line) for line in path.read_text().splitlines() if line]
 
@@ -225,9 +241,8 @@ def test_two_nodes_share_seeds_and_dedupe_through_redis(sandbox_factory, redis_u
     env = {**env, "REDIS_URL": redis_url}
     settings = {**FAST, "CLUSTER_IDLE_GRACE": 2}
     nodes = [node({"target": 0}, settings, env, tmp_path / f"node{n}") for n in (1, 2)]
-    for proc in nodes:
-        _, err = proc.communicate(timeout=400)
-        assert proc.returncode == 0, err[-3000:]
+    for code, err in finish(nodes):
+        assert code == 0, err[-3000:]
     items = read_items(tmp_path / "node1/items.jsonl") + read_items(tmp_path / "node2/items.jsonl")
     score = site.score(items)
     assert score["recall"] == 1.0, score["missed"]
