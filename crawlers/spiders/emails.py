@@ -235,7 +235,8 @@ class EmailsSpider(scrapy.Spider):
         for other nodes' pending pages."""
         if not self.shared_target:
             return True
-        self.settle(in_callback=True)
+        if not self.waiting:  # while it waits, the settle timer alone looks again
+            self.settle(in_callback=True)
         return self.closing
 
     def settle(self, in_callback: bool = False) -> None:
