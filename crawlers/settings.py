@@ -80,7 +80,16 @@ RETRY_EXCEPTIONS = [
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawlers.middlewares.retry.BackoffRetryMiddleware": 550,
+    # Block pages, pages not rendered, pages the spider does not recognise: flagged before
+    # the ban policy (620) and the retries (550) see them (crawlers/middlewares/page_check.py).
+    # Decompression moves in front of both (Scrapy has it at 590, after them), so the page
+    # check and the ban policy read the page, not its gzip.
+    "crawlers.middlewares.page_check.PageCheckMiddleware": 630,
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": 640,
 }
+# Phrases of whole block or challenge pages (crawlers/extraction/blocks.py has the list);
+# set to replace it. PROXY_BAN_MARKERS, where set, replaces it for the ban policy alone.
+BLOCK_PAGE_MARKERS: list[str] = []
 
 # --- Proxies (crawlers/middlewares/proxies.py, README "Proxies") ---------------------------
 # A list file, one proxy a line: host:port, host:port:user:password (Webshare) or

@@ -3,6 +3,10 @@
 Scrapy's RetryMiddleware re-queues at once, which turns a 429 into a storm of 429s. The
 wait happens inside the downloader (an asyncio sleep, no CPU), so a site that pushes back
 also sees fewer requests in flight while the wait lasts.
+
+Pages the page check rejected (a block page, a page not rendered: crawlers/middlewares/
+page_check.py) are retried the same way whatever their status, and once the retries are
+spent they reach the request's errback as `PageRejected(reason)`, never its callback.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import time
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Request, Response
 from scrapy.utils.response import response_status_message
+
+from crawlers.middlewares.page_check import PageRejected, page_problem
 
 
 def parse_retry_after(value: bytes | str | None, now: float | None = None) -> float | None:
@@ -50,11 +56,24 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self.retry_after_max = settings.getfloat("RETRY_AFTER_MAX", 300.0)
 
     async def process_response(self, request: Request, response: Response):
+        problem = page_problem(request)
+        if problem is not None:
+            return await self._retry_rejected(request, response, problem)
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
         retry = self._retry(request, response_status_message(response.status))
         if retry is None:
             return response
+        await self._wait(retry, parse_retry_after(response.headers.get(b"Retry-After")))
+        return retry
+
+    async def _retry_rejected(self, request: Request, response: Response, problem: str):
+        retry = None
+        if not request.meta.get("dont_retry", False):
+            retry = self._retry(request, f"page {problem}")
+        if retry is None:
+            self.crawler.stats.inc_value(f"pages/gave_up/{problem}")
+            raise PageRejected(problem, response.url)
         await self._wait(retry, parse_retry_after(response.headers.get(b"Retry-After")))
         return retry
 

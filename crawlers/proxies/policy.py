@@ -4,7 +4,8 @@ scrapy-rotating-proxies' default policy calls every non-200 a ban, so a site's 4
 a good proxy. Here a ban is what a site does to a client it refuses, or a proxy failing:
 
 - 403, 429 and 407 (the proxy refused our credentials): a ban;
-- a captcha or block page (markers from PROXY_BAN_MARKERS), an empty 200: a ban;
+- a captcha or block page (markers from BLOCK_PAGE_MARKERS or PROXY_BAN_MARKERS), a page
+  the spider does not recognise (crawlers/middlewares/page_check.py), an empty 200: a ban;
 - the proxy cannot be reached (refused, unknown host, tunnel failure; in the browser
   net::ERR_PROXY_* / ERR_TUNNEL_*) or drops/stalls the exchange: a ban;
 - 502/503/504 and the like: unknown (could be the proxy's gateway or the site), counted
@@ -32,23 +33,14 @@ from scrapy.exceptions import (
 from twisted.internet import error as tx
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
+from crawlers.extraction.blocks import BLOCKED, DEFAULT_BLOCK_MARKERS, UNRECOGNISED, BlockDetector
+from crawlers.middlewares.page_check import page_problem
+
 BAN_STATUSES = frozenset({403, 407, 429})
 UNKNOWN_STATUSES = frozenset({502, 503, 504, 520, 521, 522, 523, 524})
 
-# Phrases of block pages only (not of pages that merely embed a captcha widget in a form):
-# Google's "unusual traffic", Cloudflare's challenge, PerimeterX, DataDome, Imperva, Distil.
-DEFAULT_BAN_MARKERS = (
-    "our systems have detected unusual traffic",
-    "/sorry/index",
-    "<title>attention required! | cloudflare</title>",
-    "<title>just a moment...</title>",
-    "cf_chl_opt",
-    "px-captcha",
-    "captcha-delivery.com",
-    "incapsula incident id",
-    "distil_r_captcha",
-    "please verify you are a human",
-)
+# One list of block-page phrases for the ban policy and the spiders.
+DEFAULT_BAN_MARKERS = DEFAULT_BLOCK_MARKERS
 
 # The proxy could not be reached at all: never the page's fault.
 UNREACHABLE_EXCEPTIONS = (
@@ -78,7 +70,6 @@ _BROWSER_FAILED = re.compile(
 )
 # What a browser serializes for a page that answered nothing.
 _EMPTY_DOCUMENTS = frozenset({b"", b"<html><head></head><body></body></html>"})
-_SCAN_BYTES = 64 * 1024
 
 
 def proxy_unreachable(exception: BaseException) -> bool:
@@ -93,14 +84,24 @@ def proxy_unreachable(exception: BaseException) -> bool:
 
 class BanPolicy:
     def __init__(self, markers: list[str] | tuple[str, ...] = DEFAULT_BAN_MARKERS):
-        self.markers = tuple(m.lower().encode() for m in markers if m)
+        self.blocks = BlockDetector(markers)
 
     @classmethod
     def from_crawler(cls, crawler):
-        markers = crawler.settings.getlist("PROXY_BAN_MARKERS") or list(DEFAULT_BAN_MARKERS)
+        settings = crawler.settings
+        markers = (
+            settings.getlist("PROXY_BAN_MARKERS")
+            or settings.getlist("BLOCK_PAGE_MARKERS")
+            or list(DEFAULT_BAN_MARKERS)
+        )
         return cls(markers)
 
     def response_is_ban(self, request, response) -> bool | None:
+        problem = page_problem(request)
+        if problem in (BLOCKED, UNRECOGNISED):
+            return True
+        if problem is not None:
+            return None  # not rendered yet: the site's script, not the proxy
         status = response.status
         if status in BAN_STATUSES:
             return True
@@ -129,7 +130,6 @@ class BanPolicy:
     def _block_page(self, response) -> bool:
         if "/sorry/index" in response.url:
             return True
-        if not self.markers or not hasattr(response, "text"):
+        if not self.blocks.markers or not hasattr(response, "text"):
             return False
-        head = response.body[:_SCAN_BYTES].lower()
-        return any(marker in head for marker in self.markers)
+        return self.blocks.reason(response.body) is not None

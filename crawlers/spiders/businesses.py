@@ -21,11 +21,7 @@ import psycopg
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
-from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet import defer
-from twisted.internet import error as net_errors
 from twisted.internet.task import LoopingCall
-from twisted.web.client import ResponseNeverReceived
 
 from crawlers import outcomes
 from crawlers.errors import EXIT_FAILED, ConfigError, stop_crawl
@@ -297,7 +293,7 @@ class BusinessesSpider(scrapy.Spider):
         run = self.runs.get(request.cb_kwargs["target_id"])
         if run is None:
             return
-        run.failed = failure_reason(failure)
+        run.failed = outcomes.failure_reason(failure)
         run.last_page = True
         logger.warning(
             "businesses: %s failed on page %d: %s",
@@ -452,16 +448,3 @@ class BusinessesSpider(scrapy.Spider):
 def first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:200] if text else type(exc).__name__
-
-
-def failure_reason(failure) -> str:
-    exc = failure.value
-    if isinstance(exc, HttpError):
-        return f"http_{exc.response.status}"
-    if isinstance(exc, net_errors.TimeoutError | defer.TimeoutError):
-        return "timeout"
-    if isinstance(exc, net_errors.DNSLookupError):
-        return "dns"
-    if isinstance(exc, net_errors.ConnectError | net_errors.ConnectionLost | ResponseNeverReceived):
-        return "connection"
-    return type(exc).__name__

@@ -29,7 +29,6 @@ import airportsdata
 import scrapy
 from scrapy import signals
 from scrapy.downloadermiddlewares.retry import get_retry_request
-from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy_playwright.page import PageMethod
 
 from crawlers import capacity, outcomes
@@ -86,17 +85,6 @@ async def wait_rendered(page, item: str, empty: str | None, settle: float, timeo
 async def attempt_started(page, request) -> None:
     """playwright_page_init_callback: the browser page is ours from here (per attempt)."""
     request.meta["deals_attempt_t0"] = time.monotonic()
-
-
-def failure_reason(failure) -> str:
-    exc = failure.value
-    if isinstance(exc, HttpError):
-        return f"http_{exc.response.status}"
-    net = re.search(r"net::(ERR_[A-Z_]+)", str(exc))
-    if net:
-        return net.group(1).lower()
-    name = type(exc).__name__
-    return "timeout" if "Timeout" in name else name
 
 
 def load_regions(path: str | Path | None) -> dict[str, str]:
@@ -324,7 +312,7 @@ class DealsSpider(scrapy.Spider):
 
     def _again_after_429(self, failure) -> scrapy.Request | None:
         rounds = failure.request.meta.get("deals_429_rounds", 0)
-        if failure_reason(failure) != "http_429" or rounds >= self.rounds_429:
+        if outcomes.failure_reason(failure) != "http_429" or rounds >= self.rounds_429:
             return None
         self.crawler.stats.inc_value("deals/requeued_after_429")
         meta = {**failure.request.meta, "retry_times": 0, "deals_429_rounds": rounds + 1}
@@ -336,7 +324,7 @@ class DealsSpider(scrapy.Spider):
             yield again
             return
         self.explore_times.append(failure.request.meta.get("deals_busy", 0.0))
-        yield from self._region_in(failure.request, failed=failure_reason(failure))
+        yield from self._region_in(failure.request, failed=outcomes.failure_reason(failure))
 
     def _region_in(self, request, deals=(), failed: str = ""):
         origin, region_id = request.meta["origin"], request.meta["region"]
@@ -418,7 +406,7 @@ class DealsSpider(scrapy.Spider):
         if again is not None:
             yield again
             return
-        yield self._expansion_item(failure.request.meta, failure_reason(failure))
+        yield self._expansion_item(failure.request.meta, outcomes.failure_reason(failure))
 
     def _expansion_item(self, meta, failed: str, options=None):
         deal = meta["deal"]

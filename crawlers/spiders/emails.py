@@ -379,9 +379,7 @@ class EmailsSpider(scrapy.Spider):
         if failure.check(HttpError) and failure.value.response.status == 404:
             stats.inc_value("emails/pages_not_found")
             return
-        reason = type(failure.value).__name__
-        if failure.check(HttpError):
-            reason = f"http_{failure.value.response.status}"
+        reason = outcomes.failure_reason(failure)
         stats.inc_value("emails/pages_failed")
         stats.inc_value(f"emails/pages_failed/{outcomes.clean_reason(reason)}")
         logger.warning("gave up on %s: %s", failure.request.url, reason)

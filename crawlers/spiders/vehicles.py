@@ -23,7 +23,6 @@ from urllib.parse import quote, urlsplit
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
-from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawlers import outcomes
 from crawlers.cluster.reported import reported_in_run
@@ -307,11 +306,9 @@ class VehiclesSpider(scrapy.Spider):
 
     @classmethod
     def _reason(cls, failure) -> str:
-        if failure.check(HttpError):
-            return f"http_{failure.value.response.status}"
-        if failure.check(IgnoreRequest):
+        if failure.check(IgnoreRequest) and not failure.check(outcomes.PageRejected):
             return cls._ignored_reason(failure.value)
-        return outcomes.clean_reason(type(failure.value).__name__)
+        return outcomes.clean_reason(outcomes.failure_reason(failure))
 
     @staticmethod
     def _ignored_reason(exc: IgnoreRequest) -> str:

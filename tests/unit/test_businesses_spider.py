@@ -13,8 +13,9 @@ from twisted.web.client import ResponseNeverReceived
 from crawlers.errors import ConfigError
 from crawlers.ledger import IN_PROGRESS, Target
 from crawlers.ledger.sqlite import SqliteLedger
+from crawlers.outcomes import PageRejected, failure_reason
 from crawlers.pipelines.businesses import UnbufferedFileFeedStorage
-from crawlers.spiders.businesses import BusinessesSpider, TargetClaimer, failure_reason
+from crawlers.spiders.businesses import BusinessesSpider, TargetClaimer
 
 
 def failure_of(exc):
@@ -35,6 +36,8 @@ def failure_of(exc):
         (ResponseNeverReceived([]), "connection"),
         (defer.TimeoutError(), "timeout"),
         (ValueError("odd"), "ValueError"),
+        (PageRejected("blocked", "http://x/"), "blocked"),
+        (RuntimeError("page.goto: net::ERR_TIMED_OUT at http://x/"), "err_timed_out"),
     ],
 )
 def test_failure_reasons(exc, reason):
