@@ -2,16 +2,22 @@
 
 Only cards inside `div.search-results.organic` are results; everything else on the page
 (sponsored cards, `span.ad-pill`) is advertising. Every field but the name can be missing.
+A page without cards is a search without results only when it is the directory's own page
+(its `div.search-results` area or its "No results found" message); any other page (a block
+page, a maintenance page, an empty body) raises UnparsablePage, so it can never end a
+search as empty.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from cssselect import GenericTranslator
 from lxml import etree
+
+from crawlers.extraction.blocks import UNRECOGNISED
 
 RATING_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 _RANK = re.compile(r"^\s*(\d+)\s*\.")
@@ -19,10 +25,33 @@ _LOCALITY = re.compile(
     r"^\s*(?P<city>.*?)\s*,\s*(?P<state>[A-Z]{2})\b\s*(?P<zip>\d{5}(?:-\d{4})?)?"
 )
 _DIGITS = re.compile(r"\d[\d,]*")
+# The directory's own page, with or without results (SITES.md 3): its results area, or its
+# message for a search without any.
+_RESULTS_AREA = re.compile(rb"""class=["']?[^"'>]*\bsearch-results\b""")
+_NO_RESULTS = re.compile(rb"no results found", re.IGNORECASE)
+# Hosts of the directory itself: a "website" link to one of them is a listing of the
+# directory, not the business's site. The page's own host is one too (a mirror, the sandbox).
+DIRECTORY_HOSTS = ("yellowpages.com",)
 
 
 class UnparsablePage(ValueError):
-    """A body that is no HTML page at all (empty, cut off to nothing)."""
+    """A body that is no results page: no HTML at all, or not the directory's page."""
+
+    reason = "unparsable_page"
+
+
+class UnrecognisedPage(UnparsablePage):
+    """HTML, but neither a results page nor the directory's "no results" page."""
+
+    reason = UNRECOGNISED
+
+
+def directory_page(body: bytes | str) -> bool:
+    """True for the directory's own search page, with results or without; False for any
+    other page (a block or challenge page, an error page, an empty body)."""
+    if isinstance(body, str):
+        body = body.encode("utf-8", "replace")
+    return bool(_RESULTS_AREA.search(body) or _NO_RESULTS.search(body))
 
 
 @dataclass
@@ -70,8 +99,9 @@ NEXT = _css("a.next.ajax-page[href]")
 
 
 def parse_results(html: str, url: str) -> ResultsPage:
+    data = html.encode("utf-8")
     try:
-        root = etree.fromstring(html.encode("utf-8"), parser=_PARSER)
+        root = etree.fromstring(data, parser=_PARSER)
     except etree.XMLSyntaxError as exc:  # an empty or broken body: not a results page
         raise UnparsablePage(str(exc)) from None
     if root is None:
@@ -81,6 +111,8 @@ def parse_results(html: str, url: str) -> ResultsPage:
         listing = parse_card(card, url)
         if listing is not None:
             listings.append(listing)
+    if not listings and not directory_page(data):
+        raise UnrecognisedPage("neither results nor the directory's no-results page")
     links = NEXT(root)
     href = (links[0].get("href") or "").strip() if links else ""
     return ResultsPage(listings, urljoin(url, href) if href else None)
@@ -115,7 +147,7 @@ def parse_card(card, url: str) -> Listing | None:
             elif "locality" in classes and not found.locality:
                 found.locality = _text(el)
             elif "links" in classes and not found.website:
-                found.website = _website(el)
+                found.website = _website(el, url)
             elif "result-rating" in classes and found.rating is None:
                 found.rating = parse_rating(" ".join(classes))
                 count = next(
@@ -125,11 +157,7 @@ def parse_card(card, url: str) -> Listing | None:
                 if count is not None:
                     found.review_count = parse_count(_text(count))
             elif "years-in-business" in classes and found.years_in_business is None:
-                number = next(
-                    (d for d in el.iter("div") if "number" in (d.get("class") or "").split()),
-                    None,
-                )
-                found.years_in_business = parse_count(_text(number))
+                found.years_in_business = _years(el)
         elif tag == "span" and "count" in classes and found.review_count is None:
             found.review_count = parse_count(_text(el))
     if not found.name:
@@ -139,11 +167,42 @@ def parse_card(card, url: str) -> Listing | None:
     return found
 
 
-def _website(links) -> str:
+def _years(badge) -> int | None:
+    """Older markup `div.number` holding `12`; the 2025 markup `div.count strong` holding
+    `25 Years` (the badge's `img` alt text is no number)."""
+    count = None
+    for div in badge.iter("div"):
+        classes = (div.get("class") or "").split()
+        if "number" in classes:
+            return parse_count(_text(div))
+        if "count" in classes and count is None:
+            count = div
+    return parse_count(_text(count)) if count is not None else None
+
+
+def _website(links, url: str) -> str:
     for a in links.iter("a"):
-        if "track-visit-website" in (a.get("class") or "").split() and a.get("href"):
-            return a.get("href").strip()
+        href = (a.get("href") or "").strip()
+        if href and "track-visit-website" in (a.get("class") or "").split():
+            website = urljoin(url, href)
+            if external_website(website, url):
+                return website
     return ""
+
+
+def external_website(link: str, page_url: str) -> bool:
+    """An http(s) link off the directory: not to yellowpages.com, nor to the page's host."""
+    parts = urlsplit(link)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    host = _bare(parts.hostname)
+    own = _bare(urlsplit(page_url).hostname or "")
+    return host != own and not any(host == d or host.endswith("." + d) for d in DIRECTORY_HOSTS)
+
+
+def _bare(host: str) -> str:
+    host = host.lower().rstrip(".")
+    return host[4:] if host.startswith("www.") else host
 
 
 def _first_text(el, tag: str) -> str:

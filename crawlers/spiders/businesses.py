@@ -25,7 +25,14 @@ from twisted.internet.task import LoopingCall
 
 from crawlers import outcomes
 from crawlers.errors import EXIT_FAILED, ConfigError, stop_crawl
-from crawlers.extraction.businesses import Listing, UnparsablePage, parse_results, search_url
+from crawlers.extraction.blocks import UNRECOGNISED
+from crawlers.extraction.businesses import (
+    Listing,
+    UnparsablePage,
+    directory_page,
+    parse_results,
+    search_url,
+)
 from crawlers.items import BusinessItem
 from crawlers.jobs import node_id
 from crawlers.ledger import Target, open_ledger
@@ -95,6 +102,10 @@ class TargetClaimer:
 
 class BusinessesSpider(scrapy.Spider):
     name = "businesses"
+    arguments = {
+        "states": "two-letter codes (CA,MT) of the ledger's targets to work on (default: all)",
+        "targets_file": "a file of searches, 'search terms<TAB>City, ST' a line; no ledger",
+    }
     custom_settings = {
         # Plain HTTP: no browser needed, and the browser handler's start-up is skipped.
         "DOWNLOAD_HANDLERS": {},
@@ -262,14 +273,21 @@ class BusinessesSpider(scrapy.Spider):
             self.store_down_since = None
 
     # -- pages ------------------------------------------------------------------------------
+    def page_problem(self, response) -> str | None:
+        """For the page check (crawlers/middlewares/page_check.py), after the block markers:
+        a page that is neither results nor the directory's own "no results" page is
+        unrecognised, so it is retried (through another proxy where there are proxies) and
+        then fails its target, instead of ending the search as empty."""
+        return None if directory_page(response.body) else UNRECOGNISED
+
     def parse_page(self, response, target_id: int, page: int):
         run = self.runs.get(target_id)
         if run is None:
             return
         try:
             result = parse_results(response.text, response.url)
-        except UnparsablePage:
-            run.failed, run.last_page = "unparsable_page", True
+        except UnparsablePage as exc:  # page_check=False, or a page that fooled the check
+            run.failed, run.last_page = exc.reason, True
             self.maybe_finish(run)
             return
         run.pages += 1

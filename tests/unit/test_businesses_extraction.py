@@ -4,6 +4,8 @@ import pytest
 
 from crawlers.extraction.businesses import (
     UnparsablePage,
+    UnrecognisedPage,
+    external_website,
     parse_count,
     parse_locality,
     parse_rank,
@@ -119,3 +121,84 @@ def test_non_ascii_text_survives():
 def test_an_empty_body_is_not_a_page_without_results():
     with pytest.raises(UnparsablePage):
         parse_results("  ", URL)
+
+
+def card_page(inner: str) -> str:
+    return (
+        '<div class="search-results organic"><div class="result" data-ypid="7">'
+        f'<a class="business-name" href="/x"><span>Zo</span></a>{inner}</div></div>'
+    )
+
+
+@pytest.mark.parametrize(
+    ("badge", "years"),
+    [
+        # The 2025 markup.
+        ('<div class="count"><strong>25 Years</strong></div><div class="label">in Business'
+         "</div>", 25),
+        # The older one, whose div.number sits in a div.count.
+        ('<div class="count"><div class="number">12</div></div><span>Years</span>', 12),
+        ('<img alt="Years in Business Icon"><div class="label">in Business</div>', None),
+    ],
+)  # fmt: skip
+def test_years_in_business_in_either_markup(badge, years):
+    html = card_page(f'<div class="badges"><div class="years-in-business">{badge}</div></div>')
+    assert parse_results(html, URL).listings[0].years_in_business == years
+
+
+@pytest.mark.parametrize(
+    ("href", "website"),
+    [
+        ("http://joes.example/", "http://joes.example/"),
+        ("//joes.example/a", "https://joes.example/a"),
+        ("/dover-de/mip/joes-7", ""),  # the listing's own page in the directory
+        ("http://yellowpages.com/honolulu-hi/mip/other-1", ""),
+        ("https://m.yellowpages.com/x", ""),
+        ("https://www.yellowpages.com/x", ""),
+        ("javascript:void(0)", ""),
+        ("mailto:joe@joes.example", ""),
+    ],
+)
+def test_a_website_link_into_the_directory_is_not_the_business_website(href, website):
+    links = f'<div class="links"><a class="track-visit-website" href="{href}">Website</a></div>'
+    assert parse_results(card_page(links), URL).listings[0].website == website
+
+
+def test_the_first_website_off_the_directory_is_taken():
+    links = (
+        '<div class="links"><a class="track-visit-website" href="/mip/joes-7">Website</a>'
+        '<a class="track-visit-website" href="https://joes.example">Website</a></div>'
+    )
+    assert parse_results(card_page(links), URL).listings[0].website == "https://joes.example"
+
+
+def test_a_link_to_the_pages_own_host_is_the_directory():
+    page = "http://127.0.0.1:8301/search?search_terms=x"
+    assert not external_website("http://127.0.0.1:8301/dover-de/mip/x-1", page)
+    assert external_website("https://joes.example/", page)
+    assert not external_website("https://WWW.YellowPages.com./x", page)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<html><head><title>Maintenance</title></head><body>Back soon</body></html>",
+        "<html><body><div class='results'></div></body></html>",
+        "<p>",
+    ],
+)
+def test_a_page_that_is_not_the_directorys_is_refused_not_empty(html):
+    with pytest.raises(UnrecognisedPage) as refused:
+        parse_results(html, URL)
+    assert refused.value.reason == "unrecognised_page"
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<html><body><div class="search-results center-ads"></div></body></html>',
+        "<html><body><h1>No Results Found for plumbers in Dover, DE</h1></body></html>",
+    ],
+)
+def test_the_directorys_own_signs_of_emptiness(html):
+    assert parse_results(html, URL).listings == []
