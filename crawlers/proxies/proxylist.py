@@ -4,14 +4,18 @@
     host:port:user:password              (Webshare's "download" format)
     scheme://user:password@host:port     (scheme http or https)
 
-Blank lines and lines starting with `#` are skipped. A line that is none of these is a
-`ConfigError` naming the file and line number; the line itself is never repeated, because
-it may hold a password.
+Blank lines are skipped, and `#` starts a comment where it begins the line or follows a
+space or tab (`203.0.113.7:8080   # office`); a `#` inside the proxy is part of it, so
+`host:80:user:pa#ss` keeps its password. In the URL form a `#` of a password is written `%23`
+(a bare one would start the URL's fragment). A line that is none of these is a `ConfigError`
+naming the file and line number; the line itself is never repeated, because it may hold a
+password.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -20,6 +24,7 @@ from crawlers.errors import ConfigError
 
 # Scrapy speaks only HTTP(S) to a proxy (no SOCKS), so the list is held to the same.
 SCHEMES = ("http", "https")
+COMMENT = re.compile(r"(?:^|\s)#.*$")
 FORMS = "host:port, host:port:user:password or http://user:password@host:port"
 
 
@@ -113,11 +118,16 @@ def parse_line(line: str) -> Proxy | None:
     return Proxy("http", host, port, user, password)
 
 
+def strip_comment(line: str) -> str:
+    """The line without its comment, stripped."""
+    return COMMENT.sub("", line).strip()
+
+
 def parse_proxies(lines: list[str], source: str = "proxy list") -> list[Proxy]:
     proxies: dict[str, Proxy] = {}
     for number, line in enumerate(lines, start=1):
-        text = line.strip()
-        if not text or text.startswith("#"):
+        text = strip_comment(line)
+        if not text:
             continue
         proxy = parse_line(text)
         if proxy is None:

@@ -1,5 +1,7 @@
 """The proxy list: the three common forms, and malformed lines named by number only."""
 
+from pathlib import Path
+
 import pytest
 
 from crawlers.errors import ConfigError
@@ -95,3 +97,50 @@ def test_load_file_errors(tmp_path):
     good = tmp_path / "good.txt"
     good.write_text("a:1\nb:2:u:p\nhttp://u:p@c:3\n")
     assert [p.host for p in load_proxies(good)] == ["a", "b", "c"]
+
+
+def test_the_readme_example_with_its_inline_comments(tmp_path):
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("<!-- section:proxies -->", 1)[1]
+    example = section.split("```\n", 2)[1]  # the first code block of the section
+    assert "# host:port" in example
+    listed = tmp_path / "proxies.txt"
+    listed.write_text(example)
+    proxies = load_proxies(listed)
+    assert [(p.scheme, p.host, p.port, p.username, p.password) for p in proxies] == [
+        ("http", "203.0.113.7", 8080, "", ""),
+        ("http", "p.webshare.io", 80, "user-rotate-1", "secret"),
+        ("http", "proxy.example", 3128, "user", "secret"),
+    ]
+
+
+def test_a_hash_inside_the_proxy_is_not_a_comment():
+    # Only a `#` that begins the line or follows whitespace starts a comment.
+    proxies = parse_proxies(
+        [
+            "gw:80:alice:pa#ss   # office",
+            "gw:80:bob:#1secret",
+            "http://carol:p%23w@gw:81\t# the URL form encodes it",
+            "   # indented comment",
+        ]
+    )
+    assert [(p.username, p.password) for p in proxies] == [
+        ("alice", "pa#ss"),
+        ("bob", "#1secret"),
+        ("carol", "p#w"),
+    ]
+
+
+def test_a_bare_hash_in_a_url_password_is_refused_by_line_number_only():
+    # It would start the URL's fragment: the proxy would lose its port and half its password.
+    with pytest.raises(ConfigError) as err:
+        parse_proxies(["http://carol:p#w-s3cret@gw:81"], source="proxy list x.txt")
+    assert str(err.value).startswith("proxy list x.txt line 1: not a proxy")
+    assert "s3cret" not in str(err.value)
+
+
+def test_a_list_that_is_not_utf8_is_one_clean_error(tmp_path):
+    listed = tmp_path / "latin1.txt"
+    listed.write_bytes("gw:80:jos\xe9:secret\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_proxies(listed)
