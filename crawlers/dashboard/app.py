@@ -4,6 +4,8 @@
   GET /api/jobs            every job, merged across its nodes (crawlers/telemetry/merge.py)
   GET /api/jobs/<job>      one job; 404 when no node reported it
   GET /api/jobs/<job>/eta  its progress, rate and ETA only
+  GET /api/jobs/<job>/runs every run of the job kept, newest first (its history)
+  GET /api/jobs/<job>/runs/<run>  one run, with the series of its chart
   GET /api/resources       this host's memory and load, and each node's process tree
   GET /metrics             Prometheus text format
 With a token every route needs it, as `Authorization: Bearer <token>` or `?token=<token>`.
@@ -22,7 +24,7 @@ from aiohttp import web
 
 from crawlers.dashboard import metrics
 from crawlers.dashboard.page import render_page
-from crawlers.telemetry import read_job, read_jobs
+from crawlers.telemetry import read_job, read_jobs, read_runs
 from crawlers.telemetry.resources import host_resources
 
 CONFIG = web.AppKey("config", dict)
@@ -94,6 +96,31 @@ async def job_eta(request: web.Request) -> web.Response:
     return web.json_response({key: view[key] for key in keys})
 
 
+async def job_runs(request: web.Request) -> web.Response:
+    name = request.match_info["job"]
+    views = await _read(request, read_runs, name)
+    if not views:
+        return web.json_response({"error": "no such job"}, status=404)
+    return web.json_response({"job": name, "runs": views})
+
+
+async def job_run(request: web.Request) -> web.Response:
+    name, run = request.match_info["job"], request.match_info["run"]
+    view = await _read(request, _run_view, name, run)
+    if view is None:
+        return web.json_response({"error": "no such run"}, status=404)
+    series = await _read(request, _series, name, run)
+    return web.json_response({**view, "series": series})
+
+
+def _run_view(store, job: str, run: str, silent_after: float) -> dict | None:
+    return read_job(store, job, silent_after, run=run)
+
+
+def _series(store, job: str, run: str, silent_after: float) -> list:
+    return store.series(job, run)
+
+
 async def resources(request: web.Request) -> web.Response:
     views = await _read(request, read_jobs)
     nodes = [
@@ -142,6 +169,8 @@ def create_app(
             web.get("/api/jobs", jobs),
             web.get("/api/jobs/{job}", job),
             web.get("/api/jobs/{job}/eta", job_eta),
+            web.get("/api/jobs/{job}/runs", job_runs),
+            web.get("/api/jobs/{job}/runs/{run}", job_run),
             web.get("/api/resources", resources),
             web.get("/metrics", prometheus),
         ]

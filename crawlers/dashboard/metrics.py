@@ -1,7 +1,9 @@
 """Merged job views in Prometheus' text exposition format (version 0.0.4).
 
 Everything is a gauge: a job's counts are sums over nodes that come and go, so they are not
-monotonic counters in Prometheus' sense.
+monotonic counters in Prometheus' sense. Each job shows its current run only, with no run
+label: a label value per run would leave one series per past run in Prometheus for ever.
+`crawl_run_started_seconds` changes when a new run starts (the counts then start again).
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ def render(jobs: list[dict[str, Any]]) -> str:
     for view in jobs:
         job = {"job": view["job"]}
         progress = view["progress"]
+        out.add(
+            "crawl_run_started_seconds",
+            "Start of the job's current run (Unix time); the counts below are that run's.",
+            job,
+            round(view["started"], 3),
+        )
         for state in ("running", "silent", "finished"):
             out.add(
                 "crawl_job_state",

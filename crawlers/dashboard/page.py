@@ -145,6 +145,7 @@ function renderJob(job) {
   return el("section", {class: "panel job", "data-job": job.job, "data-state": job.state},
     el("h2", {}, job.job), el("span", {class: "badge job-state " + job.state}, job.state),
     el("span", {class: "muted"}, "  " + job.spiders.join(", ")),
+    el("span", {class: "muted job-run"}, "  run " + (job.run || "-")),
     el("div", {class: "bar"}, fill, el("div", {class: "label job-label"}, label)),
     el("div", {class: "figures"},
       figure("done", num(p.done), "job-done"), figure("total", num(p.total), "job-total"),
@@ -155,7 +156,8 @@ function renderJob(job) {
       figure("elapsed", duration(job.elapsed_seconds), "job-elapsed"),
       figure("nodes", job.nodes.filter(n => n.state === "running").length + " running / " +
              job.nodes.length, "job-nodes"),
-      figure("memory", bytes(used.memory_bytes), "job-memory"),
+      figure(job.state === "running" ? "memory" : "memory at last report",
+             bytes(used.memory_bytes), "job-memory"),
       figure("peak memory (node)", bytes(used.memory_peak_bytes), "job-memory-peak"),
       figure("CPU time", duration(used.cpu_seconds), "job-cpu")),
     silent,

@@ -1,7 +1,9 @@
 """TELEMETRY_INTERVAL: each node publishes a snapshot of its crawl (see store.py).
 
 With REDIS_URL (or TELEMETRY_REDIS_URL) to Redis, keyed by job and node (crawlers/jobs.py),
-otherwise to DATA_DIR/jobs/<job>.json. A last snapshot marked "finished" is published when
+otherwise to DATA_DIR/jobs/<job>.json, each snapshot under the run it belongs to: the cluster's
+run token for the job, or, without one, a run named after the crawl's start that nodes of the
+job starting while it runs join (see store.py). A last snapshot marked "finished" is published when
 the crawl closes; a node killed outright stops publishing and readers call it silent.
 Telemetry never stops a crawl: when Redis cannot be reached, the node logs one warning and
 tries again at the next interval; snapshots are sent from a worker thread, with short
@@ -20,6 +22,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 from twisted.internet import threads
 
+from crawlers.cluster.scheduler import run_token
 from crawlers.errors import ConfigError
 from crawlers.jobs import job_id, node_id
 from crawlers.progress_math import RateWindow, counts_from_stats
@@ -27,6 +30,7 @@ from crawlers.telemetry import store_from_settings
 from crawlers.telemetry.merge import FINISHED, RUNNING
 from crawlers.telemetry.settings import number_setting
 from crawlers.telemetry.snapshot import RecentErrors, build_snapshot, clean_message
+from crawlers.telemetry.store import local_run
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +41,9 @@ class TelemetryPublisher:
     def __init__(self, crawler, interval: float, total_scope: str):
         self.crawler = crawler
         self.interval = interval
+        settings = crawler.settings
+        self.silent_after = number_setting(settings, "TELEMETRY_SILENT_AFTER", 300.0)
+        self.series_interval = number_setting(settings, "TELEMETRY_SERIES_INTERVAL", 30.0)
         self.total_scope = total_scope
         self.store = store_from_settings(crawler.settings, timeout=2.0)
         self.window = RateWindow(
@@ -45,6 +52,9 @@ class TelemetryPublisher:
         self.errors = RecentErrors()
         self.node = node_id(crawler.settings)
         self.job = ""
+        self.run = ""
+        self.cluster_run = ""
+        self.last_point = 0.0
         self.started = time.time()
         self.failing = False
         self.task = None
@@ -68,6 +78,8 @@ class TelemetryPublisher:
     def spider_opened(self, spider) -> None:
         self.job = job_id(self.crawler)
         self.started = time.time()
+        # The scheduler opened before this signal: a cluster node knows its run already.
+        self.cluster_run = run_token(self.crawler)
         logging.getLogger().addHandler(self.errors)
         self.task = create_looping_call(self.tick)
         self.task.start(self.interval, now=True)
@@ -102,13 +114,29 @@ class TelemetryPublisher:
     def _idle(self, _) -> None:
         self.busy = False
 
+    def _resolve_run(self) -> str:
+        """On the worker thread, at the first snapshot that gets through: joining a run may
+        need Redis, which must not hold up the crawl."""
+        if not self.run:
+            self.run = self.cluster_run or self.store.join(
+                self.job, self.node, local_run(self.started), time.time(), self.silent_after
+            )
+        return self.run
+
     def send(self, snapshot: dict) -> None:
         # The lock keeps a late "running" snapshot from overwriting the final one.
         with self.lock:
             if self.closed and snapshot["state"] != FINISHED:
                 return
             try:
-                self.store.publish(snapshot)
+                snapshot["run"] = self._resolve_run()
+                point = (
+                    snapshot["state"] == FINISHED
+                    or snapshot["last_seen"] - self.last_point >= self.series_interval
+                )
+                self.store.publish(snapshot, point=point)
+                if point:
+                    self.last_point = snapshot["last_seen"]
             except Exception as exc:  # Redis down or a full disk: the crawl goes on
                 if not self.failing:
                     logger.warning(

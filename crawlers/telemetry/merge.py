@@ -9,6 +9,9 @@ would count the job once per node. With "node" each node's total counts only the
 planned itself (expansions it discovered and queued), so the job's total is their sum.
 Either way a job's total is never less than the units its nodes have finished.
 
+Every snapshot merged here belongs to one run of the job (crawlers/telemetry/store.py): an
+earlier run's nodes are never added to the current one's.
+
 The job's rate is the sum of the rates of its running nodes (a silent or finished node adds
 nothing any more), and its ETA is what remains at that rate. A node that has not reported
 for `silent_after` seconds and did not say it finished is silent, never running.
@@ -64,6 +67,7 @@ def merge_job(
     nodes = []
     rate = 0.0
     memory = 0
+    last_memory = 0
     peak = 0
     cpu_seconds = 0.0
     errors = []
@@ -75,6 +79,7 @@ def merge_job(
         resources = snap.get("resources") or {}
         cpu_seconds += resources.get("cpu_seconds") or 0.0
         peak = max(peak, resources.get("memory_peak_bytes") or 0)
+        last_memory += resources.get("memory_bytes") or 0
         if state == RUNNING:
             rate += snap.get("rate") or 0.0
             memory += resources.get("memory_bytes") or 0
@@ -105,8 +110,10 @@ def merge_job(
     if state == FINISHED and counts.remaining == 0:
         eta = 0.0
     errors.sort(key=lambda e: e.get("at", 0), reverse=True)
+    reasons = sorted({s.get("finish_reason") for s in snapshots if s.get("finish_reason")})
     return {
         "job": job,
+        "run": next((s["run"] for s in snapshots if s.get("run")), ""),
         "spiders": sorted({s.get("spider", "") for s in snapshots}),
         "state": state,
         "started": started,
@@ -118,8 +125,11 @@ def merge_job(
         "eta_at": None if eta is None or state != RUNNING else round(now + eta, 1),
         "failures": {k: int(v) for k, v in sorted(failures.items(), key=lambda kv: -kv[1])},
         "counters": {k: round(v, 3) for k, v in sorted(counters.items())},
+        "finish_reasons": reasons,
         "resources": {
-            "memory_bytes": memory,  # running nodes, now
+            # Running nodes now; once none runs, what each node used at its last report
+            # (the figures its row shows), not a 0 that reads as "nothing was used".
+            "memory_bytes": memory if state == RUNNING else last_memory,
             "memory_peak_bytes": peak,  # the largest peak of any node
             "cpu_seconds": round(cpu_seconds, 3),
         },

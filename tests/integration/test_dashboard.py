@@ -290,3 +290,49 @@ def test_page_shows_progress_moving_and_a_killed_node_turning_silent(
     status, _, text = get(dash.url + "metrics")
     assert status == 200
     assert re.search(r'crawl_node_silent\{job="dash",node="node-b",host="[^"]*"\} 1', text)
+
+
+def test_a_new_local_run_replaces_the_last_one_and_joins_the_history(
+    sandbox_factory, dashboards, chromium, tmp_path
+):
+    """Issue 19: the dashboard added every earlier run of a job to the current one."""
+    from playwright.sync_api import sync_playwright
+
+    sb = sandbox_factory(["probe"])
+    data = tmp_path / "data"
+    first = run_spider(data, {"base_url": sb.url("probe"), "units": 9}, NO_BROWSER)
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = run_spider(data, {"base_url": sb.url("probe"), "units": 4}, NO_BROWSER)
+    assert second.returncode == 0, second.stderr[-3000:]
+
+    dash = dashboards(spider_env(data))
+    (job,) = json.loads(get(dash.url + "api/jobs")[2])["jobs"]
+    assert (job["progress"]["total"], job["progress"]["done"]) == (4, 4)
+    assert len(job["nodes"]) == 1
+    status, _, body = get(dash.url + "api/jobs/progress_probe/runs")
+    assert status == 200
+    runs = json.loads(body)["runs"]
+    assert [r["progress"]["done"] for r in runs] == [4, 9]
+    assert runs[0]["run"] == job["run"] != runs[1]["run"]
+    status, _, body = get(dash.url + f"api/jobs/progress_probe/runs/{runs[1]['run']}")
+    assert status == 200 and json.loads(body)["series"][-1]["done"] == 9
+    assert get(dash.url + "api/jobs/progress_probe/runs/nosuch")[0] == 404
+    assert get(dash.url + "api/jobs/nosuch/runs")[0] == 404
+
+    lines = get(dash.url + "metrics")[2].splitlines()
+    assert 'crawl_units{job="progress_probe",outcome="done"} 4' in lines
+    assert not [line for line in lines if "run=" in line]
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**launch_options())
+        page = browser.new_page()
+        page.goto(dash.url)
+        section = page.locator('section.job[data-job="progress_probe"]')
+        section.wait_for()
+        assert section.locator(".job-label").inner_text() == "4 / 4 (100.0%)"
+        assert section.locator(".job-nodes .v").inner_text() == "0 running / 1"
+        # The finished job's memory tile shows what its node row shows, not 0 B.
+        row = section.locator("tr.node td").nth(9).inner_text()
+        tile = section.locator(".job-memory .v").inner_text()
+        assert tile != "0 B" and row.startswith(tile + " / ")
+        browser.close()
