@@ -3,7 +3,9 @@
     Progress: 115/500 (23.0%) done 110 skipped 0 failed 5 | rate 4.00/s ETA 1m36s |
     retries 12 | mem 812.3 MiB pss, 14 procs | cpu 85%
 (one line). Without a known total: done, failed and rate, no percent nor ETA. The rate is
-measured over the last PROGRESS_RATE_WINDOW seconds (crawlers/progress_math.py).
+measured over the last PROGRESS_RATE_WINDOW seconds (crawlers/progress_math.py). Memory,
+processes and CPU come from a sample of the process tree taken for the line (when the
+resource monitor runs), so a browser started a moment ago is in it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
+from crawlers.extensions.resources import ResourceMonitor
 from crawlers.progress_math import (
     RateWindow,
     counts_from_stats,
@@ -61,6 +64,9 @@ class ProgressLog:
         self.interval = interval
         self.window = RateWindow(window)
         self.task = None
+        self.monitor: ResourceMonitor | None = None
+        self.sampling = None  # the Deferred of a sample the next line waits for
+        self.closed = False
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -74,15 +80,36 @@ class ProgressLog:
         return ext
 
     def spider_opened(self, spider) -> None:
+        self.monitor = next(
+            (e for e in self.crawler.extensions.middlewares if isinstance(e, ResourceMonitor)),
+            None,
+        )
         self.window.add(time.monotonic(), 0)
         self.task = create_looping_call(self.log)
         self.task.start(self.interval, now=False)
 
     def log(self) -> None:
+        if self.monitor is None:
+            self._write()
+            return
+        if self.sampling is not None:  # the previous line still waits for its sample
+            return
+        self.sampling = self.monitor.sample_now()
+        # A failed sample still gives a line, with the figures of the last good one.
+        self.sampling.addErrback(lambda failure: None)
+        self.sampling.addCallback(self._sampled)
+
+    def _sampled(self, _) -> None:
+        self.sampling = None
+        if not self.closed:
+            self._write()
+
+    def _write(self) -> None:
         stats = self.crawler.stats.get_stats()
         self.window.add(time.monotonic(), counts_from_stats(stats).worked)
         logger.info(progress_line(stats, self.window.rate()))
 
     def spider_closed(self, spider, reason) -> None:
+        self.closed = True
         if self.task is not None and self.task.running:
             self.task.stop()

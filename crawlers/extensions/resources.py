@@ -11,6 +11,9 @@ See crawlers/telemetry/resources.py for how Chromium's re-parented processes are
 
 A sample reads /proc for every process of the tree; with a browser that takes tens of
 milliseconds of kernel time, so it runs in a worker thread rather than stall the crawl.
+Besides the regular samples, `sample_now()` takes one on demand: the progress line asks
+for it, so the line gives the tree as it is (a browser started since the last regular
+sample included), not a figure up to RESOURCES_INTERVAL old.
 """
 
 from __future__ import annotations
@@ -66,6 +69,12 @@ class ResourceMonitor:
 
     def _idle(self, _) -> None:
         self.busy = False
+
+    def sample_now(self):
+        """A Deferred that fires once a sample taken now is in the stats."""
+        sampled = threads.deferToThread(self.tree.sample)
+        sampled.addCallback(self.record)
+        return sampled
 
     def record(self, s: Sample, final: bool = False) -> None:
         if self.closed and not final:

@@ -141,6 +141,21 @@ def test_progress_lines_report_and_local_snapshot(sandbox_factory, tmp_path):
     ]
 
 
+def test_progress_lines_give_the_memory_of_the_tree_as_it_is_browser_included(
+    sandbox_factory, chromium, tmp_path
+):
+    """Regular samples as rare as an hour: the lines still see Chromium once it runs."""
+    sb = sandbox_factory(["probe"], knobs={"probe": {"latency_ms": 300}})
+    args = {"base_url": sb.url("probe"), "units": 12, "browser": 1}
+    proc = run_spider(tmp_path / "data", args, {"RESOURCES_INTERVAL": 3600})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [LINE.search(line) for line in progress_lines(proc.stderr)]
+    # Pages done and pages to come: the browser is up, its processes are in the figure.
+    while_browsing = [m for m in lines if m and 1 <= int(m["done"]) < 12]
+    assert while_browsing
+    assert all(int(m["procs"]) >= 6 for m in while_browsing), [m[0] for m in while_browsing]
+
+
 def test_browser_crawl_without_total_counts_chromium(sandbox_factory, chromium, tmp_path):
     sb = sandbox_factory(["probe"])
     data = tmp_path / "data"
