@@ -16,7 +16,15 @@ from scrapy.exceptions import UsageError
 
 from crawlers.env import redact_url
 from crawlers.errors import EXIT_CONFIG, ConfigError
-from crawlers.ledger import DONE, FAILED, IN_PROGRESS, PLANNED, LedgerStatus, open_ledger
+from crawlers.ledger import (
+    DONE,
+    FAILED,
+    IN_PROGRESS,
+    PLANNED,
+    LedgerStatus,
+    ledger_exists,
+    open_ledger,
+)
 from crawlers.ledger.regions import (
     DEFAULT_MIN_POPULATION,
     build_targets,
@@ -66,6 +74,13 @@ class Command(ScrapyCommand):
         if len(args) != 1 or args[0] not in ACTIONS:
             raise UsageError(f"one of: {', '.join(ACTIONS)}")
         try:
+            if args[0] == "status" and not ledger_exists(self.settings):
+                # A look creates nothing: no empty ledger left behind in DATA_DIR.
+                print(
+                    f"targets: no ledger yet in {self.where()} "
+                    "(`scrapy targets generate --states ...` creates it)"
+                )
+                return
             ledger = open_ledger(self.settings)
             try:
                 getattr(self, args[0])(ledger, opts)

@@ -18,6 +18,17 @@ from crawlers.ledger.model import (
 LEDGER_FILE = "businesses-ledger.sqlite"
 
 
+def ledger_exists(settings) -> bool:
+    """Whether a ledger was ever created where open_ledger() would open it, without
+    creating one (opening creates it: right for generate and a crawl, not for a look)."""
+    url = settings.get("DATABASE_URL")
+    if url:
+        from crawlers.ledger.postgres import PostgresLedger
+
+        return PostgresLedger.exists(url)
+    return (Path(settings.get("DATA_DIR")) / LEDGER_FILE).exists()
+
+
 def open_ledger(settings) -> Ledger:
     """PostgreSQL when DATABASE_URL is set, else the embedded store in DATA_DIR."""
     url = settings.get("DATABASE_URL")
@@ -40,5 +51,6 @@ __all__ = [
     "LedgerStatus",
     "StateCounts",
     "Target",
+    "ledger_exists",
     "open_ledger",
 ]

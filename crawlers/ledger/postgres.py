@@ -44,6 +44,11 @@ class PostgresLedger(SqlLedger):
         self.db = connect(url, autocommit=True)
         create_schema(self.db, "business_targets", SCHEMA)
 
+    @staticmethod
+    def exists(url: str) -> bool:
+        with connect(url, autocommit=True) as db:
+            return db.execute("SELECT to_regclass('business_targets')").fetchone()[0] is not None
+
     def close(self) -> None:
         self.db.close()
 

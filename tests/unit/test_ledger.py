@@ -1,11 +1,16 @@
 """The target ledger's contract, on the embedded store and on PostgreSQL alike."""
 
+import os
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
+from scrapy.settings import Settings
 
-from crawlers.ledger import DONE, FAILED, IN_PROGRESS, PLANNED, Target
+from crawlers.env import PROJECT_ROOT
+from crawlers.ledger import DONE, FAILED, IN_PROGRESS, PLANNED, Target, ledger_exists, open_ledger
 from crawlers.ledger.sqlite import SqliteLedger
 
 
@@ -196,3 +201,33 @@ def test_a_targets_file_acts_as_a_ledger_in_memory(tmp_path):
     assert source.pending() == 0
     counts = source.status().overall.counts
     assert (counts[DONE], counts[IN_PROGRESS]) == (1, 4)
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.integration)]
+)
+def test_whether_a_ledger_exists_is_told_without_creating_one(request, tmp_path, backend):
+    url = request.getfixturevalue("database_url") if backend == "postgres" else ""
+    settings = Settings({"DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": url})
+    assert not ledger_exists(settings)
+    assert not ledger_exists(settings)  # looking twice still created nothing
+    assert not (tmp_path / "data").exists()
+    open_ledger(settings).close()
+    assert ledger_exists(settings)
+
+
+def test_targets_status_on_an_empty_data_dir_creates_nothing(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    env = {**os.environ, "DATA_DIR": str(data), "DATABASE_URL": ""}
+    out = subprocess.run(
+        [sys.executable, "-m", "scrapy", "targets", "status"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(f"targets: no ledger yet in {data} (embedded)")
+    assert list(data.iterdir()) == []
