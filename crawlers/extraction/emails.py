@@ -4,17 +4,27 @@
   plain text;  `mailto:` links (`?subject=`/`cc=` queries, percent-encoding, `,` lists);
   HTML character references (`&#64;`, `&#x40;`, `&commat;`, fully encoded addresses);
   Cloudflare's `data-cfemail="<hex>"` and `/cdn-cgi/l/email-protection#<hex>`;
-  spelled-out forms (`name [at] example [dot] com`, `(at)`, `{at}`, `name at example dot com`);
+  spelled-out and defanged forms (`name [at] example [dot] com`, `(at)`, `{at}`, `[@]`,
+  `name at example dot com`, `name@example [.] com`, `name/at/example/dot/com`, letter-
+  spaced `m a i l [at] e x a m p l e [dot] c o m`);
   JavaScript string escapes (`\\u0040`, `\\u003e` before an address).
 
 It is fast because it never scans with a pattern that starts with a character class: it
 looks for the rare anchors (`@`, `mailto:`, `cfemail`, ` at `) and reads around them.
 
+Local parts: letters of any script with their combining marks (Devanagari vowel signs),
+digits and `._+-` are read directly. The rarer RFC 5322 characters (`!#$%&'*/=?^`{|}~`)
+and quoted words (`test."foo".bar`) are read with their context, and an address is never
+cut out of a longer local part: the whole run is the address (`user+mailbox/department=
+shipping@`), or a context holds one (a URL's last path segment or query value, after an
+opening quote: `x='john@`), or there is none (`name=value@`, `Questions?john@`, `{john@`).
+Leading dots and dashes are punctuation (`-----foo@` is `foo@`).
+
 Rejected look-alikes: a domain without a registrable name under a real public suffix
-(`logo@2x.png`, `package@1.2.3`, `user@localhost`), retina image names (`icon@2x.app`),
-escape residue (`u003e@cdn.com`), hashes as local parts (`<32 hex>@o1.ingest.sentry.io`),
-tracking hosts, URL credentials (`//user@host`) and a bare ` at ` followed by a real dot
-("visit us at example.com" is prose, not an address).
+(`logo@2x.png`, `package@1.2.3`, `user@localhost`, IP addresses), retina image names
+(`icon@2x.app`), escape residue (`u003e@cdn.com`), hashes as local parts (`<32 hex>@o1.
+ingest.sentry.io`), tracking hosts, URL credentials (`//user@host`) and a bare ` at ` or a
+spaced ` @ ` followed by a real dot ("visit us at example.com" is prose, not an address).
 
 The public-suffix check is tldextract's bundled snapshot, never fetched (`suffix_list_urls=()`).
 
@@ -22,9 +32,7 @@ Canonical form (the dedupe key): Unicode NFC, the whole address lower-cased, the
 Unicode labels (`xn--bcher-kva.de` becomes `bücher.de`; `idna.encode(domain)` gives the
 ASCII form back). Lower-casing the local part is a deliberate choice: mail systems treat
 `John@` and `john@` as one mailbox in practice, and a collector that kept case would count
-one person twice. Local parts are read as `[\\w.+-]` (Unicode letters included): addresses
-with rarer RFC 5322 characters (`!#$%&'*/=?^{|}~`) are not read, because in HTML those
-characters mostly belong to the surrounding URL or script, not to an address.
+one person twice.
 """
 
 from __future__ import annotations
@@ -45,11 +53,37 @@ _SUFFIXES = tldextract.TLDExtract(
 
 MAX_LOCAL = 64
 MAX_ADDRESS = 254
+# How far back the context of a local part with rare characters is read: a URL's path and
+# query in front of an address can be long, and must be seen whole to be recognised.
+MAX_RUN = 256
 
-_LOCAL_TAIL = re.compile(rf"[\w.+-]{{1,{MAX_LOCAL}}}\Z")
-_LOCAL_CHAR = re.compile(r"[\w.+-]")
-_DOMAIN_HEAD = re.compile(r"[\w.-]{1,253}")
-_LABEL = re.compile(r"[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?\Z")
+
+def _mark_ranges() -> str:
+    """Combining marks (Devanagari vowel signs and viramas, Arabic harakat, ...) as ranges of
+    a character class: `\\w` leaves them out, and a word without them is not the word."""
+    ranges: list[list[int]] = []
+    for code in range(0x300, 0x20000):
+        if unicodedata.category(chr(code))[0] == "M":
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    ranges.append([0xE0100, 0xE01EF])  # variation selectors supplement
+    return "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
+
+
+_MARKS = _mark_ranges()
+_WORD = rf"\w{_MARKS}"  # inside a class: letters, digits, `_` and combining marks
+
+_LOCAL_RUN = re.compile(rf"[{_WORD}.+-]+")
+_LOCAL_CHAR = re.compile(rf"[{_WORD}.+-]")
+# RFC 5322 atext beyond `[\w.+-]`: read only with their context (see `_context_local`).
+_RARE = frozenset("!#$%&'*/=?^`{|}~")
+_QTEXT = re.compile(rf"[{_WORD}.+\-!#$%&'*/=?^`{{|}}~,:;()\[\]]{{1,62}}\Z")
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
+_DOMAIN_HEAD = re.compile(rf"[{_WORD}.-]{{1,253}}")
+_LABEL = re.compile(rf"(?!-)(?:[^\W_]|[{_MARKS}]|-){{1,63}}(?<!-)\Z")
 _HEX_HASH = re.compile(
     r"[0-9a-f]{16,}\Z|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
 )
@@ -63,15 +97,26 @@ _CFEMAIL = re.compile(
 )
 _JS_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})")
 
-# Spelled-out separators. Bracketed `at` may be followed by real or spelled dots; a bare
-# ` at ` only counts when a dot is spelled out too, or prose would turn into addresses.
+# Spelled-out and defanged separators. An `at` in brackets (any mix: `{ @ )`), a bare ` at `
+# or `/at/`; a dot as `[.]`, `(dot)`, `[[ . ])`, an unclosed `[.`, ` dot ` or `/dot/`.
+# A bare ` at ` (and a spaced ` @ `) only counts when a dot is spelled out too, or prose
+# ("visit us at example.com", "find us @ example.com") would turn into addresses.
 _OPEN, _CLOSE = r"[\[\(\{<]", r"[\]\)\}>]"
-_AT = re.compile(rf"{_OPEN}\s*(?:at|@)\s*{_CLOSE}\s*|\sat\s+", re.IGNORECASE)
-_SPELLED_DOT = rf"\s*{_OPEN}\s*(?:dot|\.)\s*{_CLOSE}\s*|\s+dot\s+"
+_AT = re.compile(rf"{_OPEN}\s*(?:at|@)\s*{_CLOSE}\s*|\sat\s+|/at/", re.IGNORECASE)
+_BRACKET_DOT = rf"\s*(?:{_OPEN}\s*)+(?:dot|\.)\s*(?:{_CLOSE}\s*)*"
+_SEP = rf"{_BRACKET_DOT}|\s+dot\s+|/dot/|\."
+_LABEL_TEXT = rf"[{_WORD}-]{{1,63}}"
 _SPELLED_DOMAIN = re.compile(
-    rf"[\w-]{{1,63}}(?:(?:{_SPELLED_DOT}|\.)[\w-]{{1,63}}){{1,8}}", re.IGNORECASE
+    rf"\s*({_LABEL_TEXT}(?:(?:{_SEP}){_LABEL_TEXT}){{1,8}})", re.IGNORECASE
 )
-_DOT_SEPARATOR = re.compile(rf"{_SPELLED_DOT}|\.", re.IGNORECASE)
+# Letter-spaced labels (`e x a m p l e [dot] c o m`), only after a bracketed `at`.
+_SPACED_LABEL = rf"[^\W_](?![{_WORD}])(?: [^\W_](?![{_WORD}]))+"
+_SPACED_DOMAIN = re.compile(
+    rf"\s*((?:{_SPACED_LABEL}|{_LABEL_TEXT})"
+    rf"(?:(?:{_BRACKET_DOT}|\s+dot\s+)(?:{_SPACED_LABEL}|{_LABEL_TEXT})){{1,8}})",
+    re.IGNORECASE,
+)
+_SEPARATOR = re.compile(_SEP, re.IGNORECASE)
 
 # Error reporting and tracking services whose "addresses" are keys, not mailboxes.
 TRACKING_DOMAINS = frozenset({"sentry.io", "wixpress.com", "sentry-cdn.com", "ingest.us.sentry.io"})
@@ -201,27 +246,154 @@ def _scan_plain(text: str, found: dict[str, None]) -> None:
 
 
 def _read_around(text: str, at: int, found: dict[str, None]) -> None:
-    start_window = max(0, at - MAX_LOCAL)
-    local_match = _LOCAL_TAIL.search(text, start_window, at)
-    if local_match is None:
+    if at == 0:
         return
-    start = local_match.start()
-    # Leading dots are punctuation ("...john@"), not part of the address.
-    local = local_match.group().lstrip(".")
+    spaced = False
+    if _LOCAL_CHAR.match(text[at - 1]):
+        local = _local_before(text, at)
+    elif text[at - 1] in " \t":  # `name @ example [.] com`
+        end = at - 1
+        while end > at - 4 and text[end - 1] in " \t":
+            end -= 1
+        local = _local_before(text, end)
+        spaced = True
+    else:
+        return  # a local part ends with a letter, digit or `_+-`
+    if local is None:
+        return
+    domain_match = None if spaced else _DOMAIN_HEAD.match(text, at + 1)
+    if domain_match is not None:
+        # Trailing dots and hyphens end a sentence or a phrase ("mail bob@example.com.").
+        domain = domain_match.group().rstrip(".-")
+        if _defanged_next(text, domain_match.end()):
+            domain = _defanged_domain(text, at + 1) or domain
+        _add_read(found, local, domain)
+        return
+    domain = _defanged_domain(text, at + 1)
+    if domain is not None:
+        _add(found, local, domain)
+
+
+def _add_read(found: dict[str, None], local: str, domain: str) -> None:
+    head, dot, last = domain.rpartition(".")
+    # `example.com.It is ...`: a sentence glued on after the address (Cloudflare's
+    # obfuscator reads it so too). A capitalised last label after lower-case ones is that
+    # sentence when what is left is an address by itself.
+    if dot and len(last) > 1 and last[0].isupper() and last[1:].islower() and head.islower():
+        address = _canonical(local, head)
+        if address is not None:
+            found.setdefault(address, None)
+            return
+    _add(found, local, domain)
+
+
+def _defanged_next(text: str, pos: int) -> bool:
+    """Whether a defanged dot (`[.]`, ` (dot) `, ` dot `) starts at `pos`: a cheap look
+    first, since nearly every address is followed by a space or a tag."""
+    if pos >= len(text) or text[pos] not in " \t[({<":
+        return False
+    probe = text[pos : pos + 24].lstrip(" \t")
+    if probe[:4].lower() == "dot ":
+        return True
+    if probe[:1] not in "[({<":
+        return False
+    probe = probe.lstrip(" \t[({<")
+    return probe[:1] == "." or probe[:3].lower() == "dot"
+
+
+def _defanged_domain(text: str, pos: int) -> str | None:
+    """A domain at `pos` whose dots are defanged (`example [.] com`, `example(dot)com`) at
+    least once, with the dots restored; None otherwise."""
+    match = _SPELLED_DOMAIN.match(text, pos)
+    if match is None:
+        return None
+    raw = match.group(1)
+    if not any(sep != "." and "/" not in sep for sep in _SEPARATOR.findall(raw)):
+        return None
+    return _SEPARATOR.sub(".", raw).rstrip(".-")
+
+
+def _local_before(text: str, end: int) -> str | None:
+    """The local part ending at `end`, or None when there is none, or when the characters
+    before it leave it uncertain where it starts (never a part of a longer local part)."""
+    # Read backwards (the run, reversed, matched from its start): one pass, where a
+    # search for a run that ends at `end` tries every start in the window.
+    match = _LOCAL_RUN.match(text[max(0, end - MAX_LOCAL - 1) : end][::-1])
+    if match is None:
+        return None
+    if match.end() > MAX_LOCAL:
+        return None  # longer than any local part: not an address
+    start = end - match.end()
+    local = text[start:end]
     if start > 0:
         before = text[start - 1]
-        if _LOCAL_CHAR.match(before):
-            return  # longer than any local part: not an address
-        # `//user@host` is a URL's credentials; `%xx@` is the tail of percent-encoding.
-        if before == "%" or (before == "/" and start > 1 and text[start - 2] == "/"):
-            return
+        if before in _RARE or (before == '"' and local[0] == "."):
+            return _context_local(text, start, end)
         if before == ":" and _USERINFO.search(text, max(0, start - 80), start):
-            return  # scheme://user:password@host
-    domain_match = _DOMAIN_HEAD.match(text, at + 1)
-    if domain_match is None:
-        return
-    # Trailing dots and hyphens end a sentence or a phrase ("mail bob@example.com.").
-    _add(found, local, domain_match.group().rstrip(".-"))
+            return None  # scheme://user:password@host
+    # Leading dots and dashes are punctuation ("...john@", "-----john@").
+    return local.lstrip(".-")
+
+
+def _is_local_char(char: str) -> bool:
+    return char in _RARE or _LOCAL_CHAR.match(char) is not None
+
+
+def _context_local(text: str, start: int, end: int) -> str | None:
+    """A local part that goes on, before `start`, with RFC 5322 characters beyond `[\\w.+-]`
+    (or a quoted word): the whole run is the address, or a recognised context holds one
+    (a URL, an opening quote), or there is none. Never a piece cut out of a local part."""
+    limit = max(0, end - MAX_RUN)
+    pos = start
+    while pos > limit and _is_local_char(text[pos - 1]):
+        pos -= 1
+    quoted = False
+    # RFC 5322 dotted words, some quoted: `test."foo".bar@`.
+    while pos > 0 and text[pos - 1] == '"' and text[pos] == ".":
+        opening = text.rfind('"', max(0, pos - 2 - MAX_LOCAL), pos - 1)
+        if opening == -1 or not _QTEXT.match(text, opening + 1, pos - 1):
+            return None
+        quoted = True
+        pos = opening
+        if pos > 0 and text[pos - 1] == ".":
+            while pos > limit and _is_local_char(text[pos - 1]):
+                pos -= 1
+    if pos == limit and pos > 0 and _is_local_char(text[pos - 1]):
+        return None  # longer than any context worth reading
+    run = text[pos:end]
+    if quoted:
+        # Quoted words inside a dotted local part; one that starts with a quote is more
+        # likely a quotation glued to an address than an address.
+        return None if run[0] == '"' else run
+    if _PERCENT.search(run):
+        return None  # percent-encoding: its bytes are not characters of the address
+    # An opening quote (first, or after punctuation) starts the value: `x='john@`.
+    for i in range(len(run) - 1, -1, -1):
+        if run[i] in "'`" and (i == 0 or not run[i - 1].isalnum()):
+            return run[i + 1 :].lstrip(".-") if i + 1 < len(run) else None
+    if run[0] == "/" or "//" in run or _query_like(run):
+        # A URL: the address is the last path segment or query value.
+        cut = max(run.rfind(c) for c in "/?&=#")
+        if cut > 0 and run[cut] == "/" and run[cut - 1] == "/":
+            return None  # `//user@host`: a URL's credentials
+        return run[cut + 1 :].lstrip(".-") or None
+    head = run.lstrip(".-")
+    if not head or head[0] in _RARE:
+        return None  # `{john@`, `#john@`, `**john@`: decoration, or an address unread
+    if "?" in head or "!" in head:
+        return None  # sentence punctuation glued on ("Questions?john@"), or unreadable
+    key, equals, _ = head.rpartition("=")
+    if equals and _NAME.match(key):
+        return None  # `name=value@`: an assignment or a VERP address, never known which
+    return head
+
+
+def _query_like(run: str) -> bool:
+    for mark in "?&":
+        i = run.find(mark)
+        if i != -1 and "=" in run[i:]:
+            return True
+    return False
 
 
 def _take_mailto(target: str, found: dict[str, None]) -> str:
@@ -235,25 +407,44 @@ def _take_mailto(target: str, found: dict[str, None]) -> str:
 
 def _scan_spelled(text: str, found: dict[str, None]) -> None:
     for at in _AT.finditer(text):
-        bare = at.group()[0].isspace()
+        token = at.group()
+        slash, bare = token[0] == "/", token[0].isspace()
         local_end = at.start()
         while local_end > 0 and text[local_end - 1].isspace():
             local_end -= 1
-        local_match = _LOCAL_TAIL.search(text, max(0, local_end - MAX_LOCAL), local_end)
-        if local_match is None:
+        if local_end == 0 or not _LOCAL_CHAR.match(text[local_end - 1]):
             continue
-        start = local_match.start()
-        if start > 0 and _LOCAL_CHAR.match(text[start - 1]):
+        local = _local_before(text, local_end)
+        if local is None:
             continue
-        domain_match = _SPELLED_DOMAIN.match(text, at.end())
-        if domain_match is None:
+        if not (slash or bare) and len(local) == 1:
+            local = _spaced_local(text, local_end)
+        match = _SPELLED_DOMAIN.match(text, at.end())
+        if match is None and not (slash or bare):
+            match = _SPACED_DOMAIN.match(text, at.end())
+        if match is None:
             continue
-        raw = domain_match.group()
-        separators = _DOT_SEPARATOR.findall(raw)
-        if bare and all(sep == "." for sep in separators):
+        raw = match.group(1)
+        separators = _SEPARATOR.findall(raw)
+        if slash and not all(sep.lower() == "/dot/" for sep in separators):
+            continue  # `/at/` in a URL's path, unless its dots are `/dot/` too
+        if bare and all(sep == "." or "/" in sep for sep in separators):
             continue
-        domain = _DOT_SEPARATOR.sub(".", raw).rstrip(".-")
-        _add(found, local_match.group().lstrip("."), domain)
+        domain = _SEPARATOR.sub(".", raw).replace(" ", "").rstrip(".-")
+        _add(found, local, domain)
+
+
+def _spaced_local(text: str, end: int) -> str:
+    """`m a i l` before a bracketed `at`: the letters of a letter-spaced local part."""
+    pos = end - 1
+    while (
+        pos >= 2
+        and text[pos - 1] == " "
+        and text[pos - 2].isalnum()
+        and (pos == 2 or not text[pos - 3].isalnum())
+    ):
+        pos -= 2
+    return text[pos:end].replace(" ", "")
 
 
 def _unescape_js(match: re.Match[str]) -> str:

@@ -44,6 +44,36 @@ def cf(address: str, key: int) -> str:
         ("ops (@) example (.) com", ["ops@example.com"]),
         ('"\\u003ejohn@example.com\\u003c"', ["john@example.com"]),
         ("name\\u0040example.com", ["name@example.com"]),
+        # RFC 5322 local parts beyond [\w.+-], read whole
+        (
+            "user+mailbox/department=shipping@example.com",
+            ["user+mailbox/department=shipping@example.com"],
+        ),
+        ("<p>o'brien@example.ie</p>", ["o'brien@example.ie"]),
+        (
+            "SRS0=HHH=TT=example.org=john@srs.example.com",
+            ["srs0=hhh=tt=example.org=john@srs.example.com"],
+        ),
+        ('test."foo".bar@gmail.co.uk!', ['test."foo".bar@gmail.co.uk']),
+        # ... and in the contexts that hold an address: a URL's path or query, a quote
+        ('<a href="/share?u=1&amp;to=john@example.com">', ["john@example.com"]),
+        ("https://example.com/people/jane.doe@example.com", ["jane.doe@example.com"]),
+        ("var contact='sales@example.com';", ["sales@example.com"]),
+        ("{email:`ops@example.com`}", ["ops@example.com"]),
+        # scripts with combining marks (Devanagari vowel signs and virama)
+        ("संपर्क: उपयोगकर्ता@उदाहरण.कॉम", ["उपयोगकर्ता@उदाहरण.कॉम"]),
+        # punctuation in front: a rule line, a sentence
+        ("-----foo@bar.com", ["foo@bar.com"]),
+        ("Write to bob@example.com.It is quick.", ["bob@example.com"]),
+        # defanged dots after a real or a spaced @
+        ("myuser@example [.] com", ["myuser@example.com"]),
+        ("myuser@example  [[[[ [ [ [ . )]) com", ["myuser@example.com"]),
+        ("myuser @ example[.]com", ["myuser@example.com"]),
+        ("myuser[@]example[.com[.org]", ["myuser@example.com.org"]),
+        ("myuser { at ) example {  doT ])] com [dot org", ["myuser@example.com.org"]),
+        ("myuser/AT/example/DOT/com", ["myuser@example.com"]),
+        # letter-spaced, after a bracketed at
+        ("foo m a i l [at] e x a m p l e   [dot]   c o m bar", ["mail@example.com"]),
     ],
 )
 def test_forms(html, expected):
@@ -125,6 +155,17 @@ def test_percent_encoded_mailto_never_leaks_a_tail():
         "a" * 65 + "@example.com",
         "x@" + "a" * 64 + ".com",
         "user@exa_mple.com user@-example.com",
+        # never a piece of a longer local part: whole or nothing
+        "questions?john@example.com hello!jane@example.com",
+        "{john@example.com} #team@example.com **bold@example.com**",
+        "bounce-user=example.org@lists.example.com",  # VERP, or key=value: unknown
+        "jos%C3%A9@example.de",
+        "https://www.google.com/maps/@40.70,-73.99,11z",
+        '"John..Doe"@example.com',
+        # a spaced @ or a bare at with real dots is prose
+        "find us @ example.com",
+        "myuser@example . com myuser@example .]com",
+        "https://example.com/at/home.com",
     ],
 )
 def test_look_alikes_are_rejected(html):
@@ -220,6 +261,29 @@ def test_any_valid_address_survives_every_form(local, domain, form):
     address = f"{local}@{domain}"
     if form == "plain":
         html = f"<p>{address}</p>"
+    elif form == "mailto":
+        html = f'<a href="mailto:{address}?subject=x">x</a>'
+    elif form == "entity":
+        html = "".join(f"&#{ord(c)};" for c in address)
+    elif form == "cf":
+        html = f'<span data-cfemail="{cf(address, 0x5A)}"></span>'
+    else:
+        html = f"<p>{local} [at] {domain.replace('.', ' [dot] ')}</p>"
+    assert extract_emails(html) == [address]
+
+
+_rare_local = st.from_regex(
+    r"[a-z0-9]{1,6}(?:[/'][a-z0-9]{1,6}){1,2}|[a-z]{1,5}\+[a-z]{1,5}/[a-z]{1,5}=[a-z]{1,5}",
+    fullmatch=True,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_rare_local, _domain, st.sampled_from(["plain", "mailto", "entity", "cf", "spelled"]))
+def test_local_parts_with_rfc_5322_characters_come_out_whole(local, domain, form):
+    address = f"{local}@{domain}"
+    if form == "plain":
+        html = f"<p>Write to {address} today</p>"
     elif form == "mailto":
         html = f'<a href="mailto:{address}?subject=x">x</a>'
     elif form == "entity":
