@@ -29,13 +29,14 @@ class DealItem:
     destination: str
     destination_id: str = ""  # from the flights link (IATA code or /m/ id), else the name
     price: float | None = None
-    currency: str = "USD"
+    currency: str = ""  # ISO code as the page says it (whatever `curr` asked), "" if not
     outbound_date: str = ""
     return_date: str = ""
     duration: str = ""
     regions: list[str] = field(default_factory=list)
     flights_url: str = ""
     rank: int = 0
+    # Each: airline, times, duration, stops, price (None: "Price unavailable"), currency.
     options: list[dict[str, Any]] = field(default_factory=list)
     expansion_seconds: float | None = None
     expansion_status: str = ""  # ok | failed:<reason>

@@ -28,7 +28,6 @@ from urllib.parse import urljoin
 import airportsdata
 import scrapy
 from scrapy import signals
-from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy_playwright.page import PageMethod
 
 from crawlers import capacity, outcomes
@@ -36,7 +35,16 @@ from crawlers.cluster.connection import UNAVAILABLE, describe
 from crawlers.deals_state import ArgsMismatch, open_state
 from crawlers.env import redact_url
 from crawlers.errors import ConfigError, stop_crawl
-from crawlers.extraction.deals import CARD, NO_RESULTS, OPTION, parse_explore, parse_flights
+from crawlers.extraction.blocks import NOT_RENDERED
+from crawlers.extraction.deals import (
+    CARD,
+    NO_RESULTS,
+    OPTION,
+    explore_problem,
+    flights_problem,
+    parse_explore,
+    parse_flights,
+)
 from crawlers.inputs import input_label, read_input
 from crawlers.items import DealItem
 from crawlers.tfs import encode, explore_query
@@ -49,6 +57,8 @@ PHASES = {
     3: ("PHX", "DFW", "LAX", "ORD", "JFK", "ATL", "DEN", "SFO", "SEA", "MIA"),
 }
 KG_ID = re.compile(r"/[mg]/[0-9a-z_]+")
+# Where page_problem() leaves what it read of a good page for the callback.
+PARSED = "deals_parsed"
 
 _NAV_STATUS = "() => (performance.getEntriesByType('navigation')[0] || {}).responseStatus || 0"
 _COUNT = (
@@ -286,17 +296,35 @@ class DealsSpider(scrapy.Spider):
             busy = request.meta.get("deals_busy", 0.0) + time.monotonic() - started
             request.meta["deals_busy"] = busy
 
+    # -- pages that are not what was asked for --------------------------------------
+    def page_problem(self, response) -> str | None:
+        """For the page check (crawlers/middlewares/page_check.py), before any callback:
+        `not_rendered` for a page of the site that shows neither results nor its
+        no-results form (an explore page's `div.no-results`; a flights page has none, so
+        it needs options), `unrecognised_page` for a page that is not of the site. The
+        page is then retried, and its unit fails with that reason once retries are spent."""
+        kind = response.meta.get("deals_kind")
+        if kind == "explore":
+            parsed = parse_explore(response.text)
+            problem = explore_problem(response.text, parsed)
+        elif kind == "expansion":
+            parsed = parse_flights(response.text)
+            problem = flights_problem(response.text, parsed)
+        else:
+            return None
+        if problem is None:
+            # Read once: a real flights page is megabytes; the callback takes it from here.
+            response.meta[PARSED] = parsed
+        return problem
+
     # -- explore pages --------------------------------------------------------------
     def parse_explore(self, response):
-        page = parse_explore(response.text)
+        page = response.meta.pop(PARSED, None) or parse_explore(response.text)
         if page.broken:
             self.crawler.stats.inc_value("deals/cards_unreadable", page.broken)
         if not page.rendered:
-            retry = get_retry_request(response.request, spider=self, reason="not_rendered")
-            if retry is not None:
-                yield retry
-                return
-            yield from self._region_in(response.request, failed="not_rendered")
+            # Only with the page check off for this request: it never lets one through.
+            yield from self._region_in(response.request, failed=NOT_RENDERED)
             return
         self.explore_times.append(response.meta.get("deals_busy", 0.0))
         name = self.region_names[response.meta["region"]]
@@ -389,16 +417,18 @@ class DealsSpider(scrapy.Spider):
         return requests
 
     def parse_flights(self, response):
-        options, broken = parse_flights(response.text)
+        options, broken = response.meta.pop(PARSED, None) or parse_flights(response.text)
+        stats = self.crawler.stats
         if broken:
-            self.crawler.stats.inc_value("deals/options_unreadable", broken)
+            stats.inc_value("deals/options_unreadable", broken)
         if not options:
-            retry = get_retry_request(response.request, spider=self, reason="no_options")
-            if retry is not None:
-                yield retry
-                return
-            yield self._expansion_item(response.meta, "no_options")
+            # Only with the page check off for this request: it never lets one through.
+            yield self._expansion_item(response.meta, NOT_RENDERED)
             return
+        unpriced = sum(1 for o in options if o["price"] is None)
+        if unpriced:
+            stats.inc_value("deals/options_price_unavailable", unpriced)
+        stats.inc_value("deals/options", len(options))
         yield self._expansion_item(response.meta, "", options)
 
     def expansion_failed(self, failure):
@@ -434,7 +464,7 @@ class DealsSpider(scrapy.Spider):
             destination=deal["destination"],
             destination_id=deal["destination_id"],
             price=deal["price"],
-            currency=deal["currency"],
+            currency=deal["currency"] or _currency_of(options),
             outbound_date=deal["outbound_date"],
             return_date=deal["return_date"],
             duration=deal["duration"],
@@ -506,6 +536,11 @@ class DealsSpider(scrapy.Spider):
             # Nothing finished, nothing measured: no plan rather than one of zeros.
             "plan": plan.as_dict() if self.explore_times or self.expansions else None,
         }
+
+
+def _currency_of(options: list[dict[str, Any]] | None) -> str:
+    """The currency of a search's priced options, when its card did not say one."""
+    return next((o["currency"] for o in options or () if o.get("currency")), "")
 
 
 def rank_key(deal: dict[str, Any]) -> tuple:

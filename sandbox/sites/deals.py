@@ -22,6 +22,23 @@ Site knobs (`--set deals.<name>=<value>`):
   broken_destinations  destination codes whose flights pages always answer 503
   origins            origins the ground truth always covers (others are added once asked)
   top                N of the ground truth's top-N per origin (default 5)
+  currency           what the prices are in, whatever `curr` asks: USD (default), EUR,
+                     GBP, INR, JPY (as a real site does for a visitor's country)
+
+What the real flights page throws at a parser (SITES.md section 2), each on by default:
+  time_tooltips      a hidden tooltip ("4:25 PM on Wed, Oct 15") next to each visible time
+  day_marker         an arrival on a later day marked `<span class="bOzv6">+1</span>`
+                     inside the visible time (0: the `+1` as plain text after it)
+  price_repeats      the price shown this many times, each in nested spans (default 3)
+  airports           the airports' codes and names after the duration
+  layovers           the layover ("1 hr 5 min ORD") after the stops
+  hidden_copy        a second, hidden copy of the whole list (as the server HTML has)
+  price_unavailable  share of searches with one more option without a price ("Price
+                     unavailable"; default 0.3); the ground truth has it with price null
+  fewer_row          a "View fewer flights" row at the end of the list, not an option
+  never_render       share of flights page loads that stay at "Loading results" forever
+                     (default 0.02; each load draws again)
+  never_render_destinations  destination codes whose flights pages never render
 
 The `tfs` codec here is a hand-written protobuf wire reader/writer, deliberately separate
 from the spider's (which uses the protobuf runtime): each checks the other.
@@ -32,6 +49,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import json
 import math
 import random
@@ -41,6 +59,7 @@ import zlib
 from collections import deque
 from typing import Any
 
+import airportsdata
 from aiohttp import web
 
 from sandbox.site import BaseSite
@@ -131,6 +150,15 @@ AIRLINES = [
     "Qantas",
     "Delta, KLM",
 ]
+
+HUBS = ("ORD", "DFW", "ATL", "DEN", "JFK", "LHR", "FRA", "IST", "DXB", "PTY", "MEX")
+CURRENCIES = {
+    "USD": ("$", "US dollars"),
+    "EUR": ("\u20ac", "euros"),
+    "GBP": ("\u00a3", "British pounds"),
+    "INR": ("\u20b9", "Indian rupees"),
+    "JPY": ("\u00a5", "Japanese yen"),
+}
 
 FIRST_DATE = dt.date(2027, 1, 4)
 NNBSP = "\u202f"
@@ -266,6 +294,21 @@ def fmt_stops(stops: int) -> str:
     return "Nonstop" if stops == 0 else f"{stops} stop" + ("s" if stops > 1 else "")
 
 
+@functools.cache
+def _airports() -> dict[str, dict[str, Any]]:
+    return airportsdata.load("IATA")
+
+
+def airport_name(code: str) -> str:
+    return _airports().get(code, {}).get("name") or f"{code} Airport"
+
+
+def fmt_money(amount: int, currency: str) -> tuple[str, str]:
+    """(as shown, as spoken): ("$1,289", "1289 US dollars"), as Google writes them."""
+    symbol, name = CURRENCIES[currency]
+    return f"{symbol}{amount:,}", f"{amount} {name}"
+
+
 def rank_key(deal: dict[str, Any]) -> tuple:
     """The order of the issue: lowest price, then destination name, then dates."""
     name = deal["destination"]
@@ -302,6 +345,7 @@ class Site(BaseSite):
         self._origins: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self._prices: dict[tuple[str, str, str, str], int] = {}
         self._budget: deque[float] = deque()
+        self._loads: dict[str, int] = {}
 
     def on_knobs_changed(self) -> None:
         self.setup()
@@ -334,7 +378,7 @@ class Site(BaseSite):
                 "destination": name,
                 "destination_id": code,
                 "price": self._price(rng),
-                "currency": "USD",
+                "currency": self.knobs.option("currency", "USD"),
                 "outbound_date": out.isoformat(),
                 "return_date": back.isoformat(),
                 "duration": fmt_duration(minutes + rng.randrange(-40, 41, 5)),
@@ -402,6 +446,23 @@ class Site(BaseSite):
                     "_arrive": arrive,
                 }
             )
+        currency = self.knobs.option("currency", "USD")
+        for option in options:
+            option["currency"] = currency
+        if rng.random() < self.knobs.option("price_unavailable", 0.3):
+            # A flight the site lists without a price: one more, never the cheapest.
+            extra = dict(options[rng.randrange(len(options))])
+            depart = (_clock_minutes(extra["departure"]) + 95) % (23 * 60)
+            arrive = depart + extra["duration_minutes"]
+            extra.update(
+                airline=rng.choice(AIRLINES),
+                departure=f"{depart // 60:02d}:{depart % 60:02d}",
+                arrival=f"{(arrive % 1440) // 60:02d}:{arrive % 60:02d}",
+                arrival_day_offset=arrive // 1440,
+                price=None,
+                currency="",
+            )
+            options.append(extra)
         rng.shuffle(options)
         return [{k: v for k, v in o.items() if not k.startswith("_")} for o in options]
 
@@ -512,7 +573,11 @@ class Site(BaseSite):
                 + "&hl=en&curr=USD"
             )
             minutes = _minutes(deal["duration"])
-            cards.append([deal["destination"], code, deal["price"], gs, minutes, href])
+            shown = fmt_money(deal["price"], deal["currency"])[0]
+            label = f"{deal['price']:,} {CURRENCIES[deal['currency']][1]}"
+            cards.append(
+                [deal["destination"], code, deal["price"], gs, minutes, href, shown, label]
+            )
         rng.shuffle(cards)
         return {"cards": cards}
 
@@ -527,22 +592,62 @@ class Site(BaseSite):
                     back,
                 ):
                     price = deal["price"]
+        day = dt.date.fromisoformat(out)
         rows = []
-        for o in self.options_for(origin, dest, out, back, price):
-            depart = _clock_minutes(o["departure"])
-            arrive = _clock_minutes(o["arrival"])
-            rows.append(
-                [
-                    o["airline"],
-                    fmt_clock(depart),
-                    fmt_clock(arrive),
-                    o["arrival_day_offset"],
-                    o["duration"],
-                    fmt_stops(o["stops"]),
-                    o["price"],
-                ]
-            )
+        for n, o in enumerate(self.options_for(origin, dest, out, back, price)):
+            rng = self._rng("shown", origin, dest, out, back, n)
+            hubs = [h for h in HUBS if h not in (origin, dest)]
+            layovers = [
+                (hub, fmt_duration(rng.randrange(35, 300, 5)))
+                for hub in rng.sample(hubs, o["stops"])
+            ]
+            key = f"o{zlib.crc32(f'{origin}{dest}{out}{back}:{n}'.encode()):08x}"
+            rows.append(self._row(origin, dest, day, o, layovers, key))
         return {"options": rows}
+
+    def _row(self, origin, dest, day, o, layovers, key) -> dict[str, Any]:
+        """One option as the page shows it: every text ready, the script only places it."""
+        depart = _clock_minutes(o["departure"])
+        arrive = _clock_minutes(o["arrival"])
+        arrival_day = day + dt.timedelta(days=o["arrival_day_offset"])
+        when = {"dep": (fmt_clock(depart), day), "arr": (fmt_clock(arrive), arrival_day)}
+        if o["price"] is None:
+            shown, spoken, head = "Price unavailable", "", "Total price is unavailable."
+        else:
+            shown, spoken = fmt_money(o["price"], o["currency"])
+            head = f"From {spoken}."
+        airline = o["airline"]
+        carriers = airline.split(", ")
+        spoken_airline = " and ".join(
+            [", ".join(carriers[:-1]), carriers[-1]] if len(carriers) > 1 else carriers
+        )
+        stops = fmt_stops(o["stops"])
+        sentence = (
+            f"{head} {stops} flight with {spoken_airline}. Leaves {airport_name(origin)} at"
+            f" {when['dep'][0]} on {when['dep'][1]:%A, %B} {when['dep'][1].day} and arrives at"
+            f" {airport_name(dest)} at {when['arr'][0]} on {when['arr'][1]:%A, %B}"
+            f" {when['arr'][1].day}. Total duration {o['duration']}."
+        )
+        for i, (hub, wait) in enumerate(layovers, 1):
+            sentence += (
+                f" Layover ({i} of {len(layovers)}) is a {wait} layover at {airport_name(hub)}."
+            )
+        return {
+            "id": key,
+            "airline": airline,
+            "dep": when["dep"][0],
+            "arr": when["arr"][0],
+            "offset": o["arrival_day_offset"],
+            "dep_tip": f"{when['dep'][0]} on {when['dep'][1]:%a, %b} {when['dep'][1].day}",
+            "arr_tip": f"{when['arr'][0]} on {when['arr'][1]:%a, %b} {when['arr'][1].day}",
+            "duration": o["duration"],
+            "airports": [[origin, airport_name(origin)], [dest, airport_name(dest)]],
+            "stops": stops,
+            "layover": " ".join(f"{wait} {hub}" for hub, wait in layovers),
+            "price": shown,
+            "price_label": spoken,
+            "sentence": sentence + " Select flight",
+        }
 
     async def explore(self, request: web.Request) -> web.Response:
         try:
@@ -574,7 +679,20 @@ class Site(BaseSite):
         if limited is not None:
             return limited
         self.count("flights_pages")
-        return self._page(request, "flights", lambda: self.flights_payload(origin, dest, out, back))
+        never = self._never_renders(request, dest)
+        if never:
+            self.count("never_rendered")
+        return self._page(
+            request, "flights", lambda: self.flights_payload(origin, dest, out, back), never
+        )
+
+    def _never_renders(self, request: web.Request, dest: str) -> bool:
+        if dest in self._listed("never_render_destinations"):
+            return True
+        # Drawn per load of a URL, from the seed: a retry of the page draws again.
+        tfs = request.query.get("tfs", "")
+        self._loads[tfs] = n = self._loads.get(tfs, 0) + 1
+        return self._rng("never", tfs, n).random() < self.knobs.option("never_render", 0.02)
 
     async def api_explore(self, request: web.Request) -> web.Response:
         try:
@@ -597,15 +715,24 @@ class Site(BaseSite):
             return web.Response(text=CSS, content_type="text/css")
         return web.Response(body=PIXEL, content_type="image/gif")
 
-    def _page(self, request: web.Request, kind: str, payload) -> web.Response:
+    def _page(self, request: web.Request, kind: str, payload, never: bool = False) -> web.Response:
         delivery = self._delivery(request)
         self.count(f"delivery_{delivery}")
+        knob = self.knobs.option
         config = {
             "kind": kind,
             "api": f"/travel/api/{kind}?" + request.query_string,
-            "first_ms": self.knobs.option("first_ms", 300),
-            "card_ms": self.knobs.option("card_ms", 120),
-            "flights_ms": self.knobs.option("flights_ms", 800),
+            "first_ms": knob("first_ms", 300),
+            "card_ms": knob("card_ms", 120),
+            "flights_ms": knob("flights_ms", 800),
+            "never": never,
+            "tooltips": knob("time_tooltips", True),
+            "marker": knob("day_marker", True),
+            "repeats": max(1, knob("price_repeats", 3)),
+            "airports": knob("airports", True),
+            "layovers": knob("layovers", True),
+            "copy": knob("hidden_copy", True),
+            "fewer": knob("fewer_row", True),
         }
         data = ""
         if delivery == "inline":
@@ -679,7 +806,10 @@ CSS = ".SwQ5Be{display:inline-block;width:260px;margin:8px}.Rk10dc{list-style:no
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title} - Google Flights</title>
 <link rel="stylesheet" href="/travel/static/flights.css"></head>
-<body><div id="yDmH0d"><main><div class="results" aria-live="polite"></div></main></div>
+<body><div id="yDmH0d"><main>
+<div class="Jwkq3b" jsname="P1ekSe"><div class="VfPpkd-qNpTzb-Mr8B3-V67aGc">Loading results</div>
+<div role="progressbar" aria-label="Loading results"></div></div>
+<div class="results" aria-live="polite"></div></main></div>
 <script nonce="n">var CONFIG = {config};{script}</script>
 {data}
 </body></html>
@@ -723,9 +853,9 @@ function card(c) {
   box.appendChild(img);
   var body = el('div', 'tsAU4e');
   body.appendChild(el('div', 'cCO9qc tdMWuf mxXqs', c[0]));
-  var price = el('span', 'QB2Jof', '$' + money(c[2]));
+  var price = el('span', 'QB2Jof', c[6]);
   price.setAttribute('data-gs', c[3]);
-  price.setAttribute('aria-label', money(c[2]) + ' US dollars');
+  price.setAttribute('aria-label', c[7]);
   price.setAttribute('role', 'text');
   var pw = el('div', 'PTuQse'); pw.appendChild(price); body.appendChild(pw);
   var info = el('div', 'ogfYpf');
@@ -738,29 +868,87 @@ function card(c) {
   box.appendChild(body);
   return box;
 }
+function attr(e, name, value) { e.setAttribute(name, value); return e; }
+function hidden(text) {
+  // Google's tooltip: in the DOM next to what it explains, not displayed.
+  var tip = attr(el('div'), 'style', 'display:none');
+  tip.appendChild(el('span', 'eoY5cb', text));
+  return tip;
+}
+function clock(shown, tip, offset, label) {
+  var box = el('span');
+  var t = attr(attr(el('span', '', shown), 'role', 'text'), 'aria-label', label + shown + '.');
+  if (offset) {
+    if (CONFIG.marker) t.appendChild(el('span', 'bOzv6', '+' + offset));
+    else t.appendChild(document.createTextNode('+' + offset));
+  }
+  box.appendChild(t);
+  if (CONFIG.tooltips) box.appendChild(hidden(tip));
+  return box;
+}
+function priceBlock(o) {
+  var p = el('div', o.price_label ? 'YMlIz FpEdX jLMuyc' : 'YMlIz FpEdX hoFJvd');
+  if (o.price_label) {
+    p.appendChild(attr(attr(el('span', '', o.price), 'role', 'text'), 'aria-label', o.price_label));
+  } else {
+    p.appendChild(el('span', 'MHtEfb', o.price));
+  }
+  var outer = el('div', 'BVAVmf'); outer.appendChild(el('div', 'MEDXEe')); outer.appendChild(p);
+  return outer;
+}
 function option(o) {
   var li = el('li', 'pIav2d');
-  var row = el('div', 'JMc5Xc');
+  var wrap = attr(el('div', 'gQ6yfe m7VU8c'), 'data-id', o.id);
+  wrap.appendChild(attr(attr(el('div', 'JMc5Xc'), 'role', 'link'), 'aria-label', o.sentence));
+  var row = el('div', 'yR1fYc');
   var logo = el('img', 'EbY4Pc'); logo.alt = '';
-  logo.src = '/travel/static/img/airline-' + encodeURIComponent(o[0]) + '.gif';
+  logo.src = '/travel/static/img/airline-' + encodeURIComponent(o.airline) + '.gif';
   row.appendChild(logo);
-  var air = el('div', 'sSHqwe tPgKwe ogfYpf'); air.appendChild(el('span', '', o[0]));
+  var left = el('div', 'Ir0Voe');
+  var timesBox = el('div', 'zxVSec YMlIz tPgKwe ogfYpf');
   var times = el('span', 'mv1WYe');
-  times.appendChild(el('div', '', o[1]));
+  times.appendChild(clock(o.dep, o.dep_tip, 0, 'Departure time: '));
   times.appendChild(document.createTextNode(' \u2013 '));
-  var arr = el('div', '', o[2]);
-  if (o[3]) arr.appendChild(el('span', 'bOzv6', '+' + o[3]));
-  times.appendChild(arr);
-  var dur = el('div', 'Ak5kof'); dur.appendChild(el('div', '', o[4]));
-  var stops = el('div', 'BbR8Ec'); var s = el('div', 'EfT7Ae');
-  s.appendChild(el('span', 'ogfYpf', o[5]));
+  times.appendChild(clock(o.arr, o.arr_tip, o.offset, 'Arrival time: '));
+  timesBox.appendChild(times); left.appendChild(timesBox);
+  var air = el('div', 'sSHqwe tPgKwe ogfYpf'); air.appendChild(el('span', '', o.airline));
+  left.appendChild(air);
+  var dur = el('div', 'Ak5kof');
+  dur.appendChild(attr(el('div', 'gvkrdb AdWm1c tPgKwe ogfYpf', o.duration), 'aria-label',
+                       'Total duration ' + o.duration + '.'));
+  if (CONFIG.airports) {
+    var codes = attr(el('span', 'PTuQse sSHqwe tPgKwe ogfYpf'), 'aria-hidden', 'true');
+    o.airports.forEach(function (a, i) {
+      if (i) codes.appendChild(document.createTextNode('\u2013'));
+      var q = el('div', 'QylvBf'); q.appendChild(el('span', '', a[0])); q.appendChild(hidden(a[1]));
+      codes.appendChild(q);
+    });
+    dur.appendChild(codes);
+  }
+  var stops = el('div', 'BbR8Ec'); var s = el('div', 'EfT7Ae AdWm1c tPgKwe');
+  s.appendChild(attr(el('span', 'ogfYpf', o.stops), 'aria-label', o.stops + ' flight.'));
   stops.appendChild(s);
-  var price = el('div', 'YMlIz FpEdX'); price.appendChild(el('span', '', '$' + money(o[6])));
-  [times, air, dur, stops, price].forEach(function (x) { row.appendChild(x); });
-  li.appendChild(row);
+  if (CONFIG.layovers && o.layover) stops.appendChild(el('div', 'sSHqwe tPgKwe ogfYpf', o.layover));
+  [left, dur, stops].forEach(function (x) { row.appendChild(x); });
+  for (var i = 0; i < CONFIG.repeats; i++) {
+    var box = el('div', ['U3gSDe', 'XWuBZb', 'BVAVmf tPgKwe'][i % 3]);
+    box.appendChild(priceBlock(o));
+    row.appendChild(box);
+  }
+  wrap.appendChild(row);
+  li.appendChild(wrap);
+  return li;
+}
+function fewerRow() {
+  var li = el('li', 'ZVk93d'); var box = el('div', 'zISZ5c QB2Jof');
+  box.appendChild(attr(el('button', '', ''), 'aria-label', 'View fewer flights'));
+  box.appendChild(attr(el('span', 'bEfgkb', 'View fewer flights'), 'aria-hidden', 'true'));
+  li.appendChild(box);
   return li;
 }
 async function main() {
+  // A page that never renders: what a real one shows when its data never comes.
+  if (CONFIG.never) return;
   var data = DATA || await fetchData(CONFIG.api);
   if (!data) return;
   var root = document.querySelector('.results');
@@ -768,6 +956,7 @@ async function main() {
     await sleep(CONFIG.first_ms);
     if (!data.cards.length) {
       root.appendChild(el('div', 'no-results', 'No results for these dates and destinations'));
+      loaded();
       return;
     }
     for (var i = 0; i < data.cards.length; i++) {
@@ -778,8 +967,16 @@ async function main() {
     await sleep(CONFIG.flights_ms);
     var ul = el('ul', 'Rk10dc');
     data.options.forEach(function (o) { ul.appendChild(option(o)); });
+    if (CONFIG.fewer) ul.appendChild(fewerRow());
     root.appendChild(ul);
+    if (CONFIG.copy) {
+      var copy = attr(el('div'), 'style', 'display: none;');
+      copy.appendChild(ul.cloneNode(true));
+      root.appendChild(copy);
+    }
   }
+  loaded();
 }
+function loaded() { document.querySelector('.Jwkq3b').style.display = 'none'; }
 document.addEventListener('DOMContentLoaded', main);
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -35,7 +36,20 @@ SETTINGS = {
     "RETRY_BACKOFF_MAX": 2,
     "AUTOTHROTTLE_START_DELAY": 0,
 }
-OPTION_KEYS = ("airline", "departure", "arrival", "arrival_day_offset", "duration", "stops")
+OPTION_KEYS = (
+    "airline",
+    "departure",
+    "arrival",
+    "arrival_day_offset",
+    "duration",
+    "stops",
+    "currency",
+)
+
+
+def option_tuple(option: dict) -> tuple:
+    price = option["price"]
+    return (*(option[k] for k in OPTION_KEYS), None if price is None else float(price))
 
 
 def start(sandbox_factory, **site):
@@ -93,12 +107,18 @@ def assert_right_deals(result, truth, report, origins, regions, top):
         ], origin
         for wanted, item in zip(want, got, strict=True):
             assert item["rank"] == want.index(wanted) + 1
+            assert item["currency"] == wanted["currency"]
             if item["expansion_status"] == "ok":
-                assert sorted(
-                    (*(o[k] for k in OPTION_KEYS), o["price"]) for o in item["options"]
-                ) == sorted(
-                    (*(o[k] for k in OPTION_KEYS), float(o["price"])) for o in wanted["options"]
+                # Read from the page as it really is (SITES.md section 2), each option once:
+                # hidden tooltips, +1 markers, prices three times over, layovers, airports,
+                # a hidden copy of the list and a "View fewer flights" row (sandbox knobs).
+                assert sorted(map(option_tuple, item["options"]), key=repr) == sorted(
+                    map(option_tuple, wanted["options"]), key=repr
                 )
+                for option in item["options"]:
+                    assert re.fullmatch(r"\d{1,2}:\d{2} [AP]M", option["departure_text"])
+                    assert option["stops_text"] in ("Nonstop", "1 stop", "2 stops")
+                    assert option["price_text"].count("$") <= 1
             else:
                 assert item["options"] == []
 
@@ -235,3 +255,61 @@ def test_stopped_then_resumed_with_jobdir(sandbox_factory, chromium, crawl, tmp_
     assert explored == len(origins) * len(regions)  # no page explored twice
     no_failures = {"explore": {"failed_regions": {}}}
     assert_right_deals(both, sb.truth("deals"), no_failures, origins, regions, 3)
+
+
+def test_a_route_that_never_renders_fails_as_not_rendered_the_rest_completes(
+    sandbox_factory, chromium, crawl, database_url
+):
+    """A flights page that stays at "Loading results" is not a route without flights: it is
+    retried, then its expansion fails as not_rendered. Prices in rupees whatever `curr`
+    asked: every deal and option says INR, in the feed and in PostgreSQL."""
+    sb = start(
+        sandbox_factory,
+        delivery="inline",
+        currency="INR",
+        never_render=0,
+        fault_429=0,
+        fault_5xx=0,
+        fault_reset=0,
+        fault_hang=0,
+    )
+    regions = ["europe", "asia"]
+    top = expected_top(sb.truth("deals"), "PHX", [REGIONS[r] for r in regions], 3)
+    stuck = top[1]["destination_id"]
+    sb.set_knobs("deals", never_render_destinations=stuck)
+    result = run(
+        crawl,
+        sb,
+        {"origins": "PHX", "regions": ",".join(regions), "top": 3},
+        env={"DATABASE_URL": database_url},
+        settings={"RETRY_TIMES": 2, "DEALS_RENDER_TIMEOUT": 3},
+    )
+    report = report_of(result)
+    assert_every_unit_accounted(result, report, ["PHX"], regions)
+    assert_right_deals(result, sb.truth("deals"), report, ["PHX"], regions, 3)
+    status = {i["destination_id"]: i["expansion_status"] for i in result.items}
+    assert status == {d["destination_id"]: "ok" for d in top} | {stuck: "failed:not_rendered"}
+    stats = result.stats
+    assert stats["progress/failed/expansion_not_rendered"] == 1
+    assert stats["progress/failed"] == 1 and stats["progress/done"] == len(regions) + 2
+    # Tried once and retried twice (RETRY_TIMES), each time judged not rendered.
+    assert sb.stats("deals")["never_rendered"] == 3
+    assert stats["pages/rejected/not_rendered"] == 3
+    assert stats["pages/gave_up/not_rendered"] == 1
+    assert report["expansions"]["failed"] == {"not_rendered": 1}
+    for item in result.items:
+        assert item["currency"] == "INR"
+        for option in item["options"]:
+            want = "" if option["price"] is None else "INR"
+            assert option["currency"] == want
+            assert option["price_text"].startswith("\u20b9" if want else "Price unavailable")
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT destination_id, currency, expansion_status, options FROM deals"
+        ).fetchall()
+    assert sorted((r[0], r[1], r[2]) for r in rows) == sorted(
+        (i["destination_id"], "INR", i["expansion_status"]) for i in result.items
+    )
+    stored = {r[0]: r[3] for r in rows}
+    for item in result.items:
+        assert stored[item["destination_id"]] == item["options"]

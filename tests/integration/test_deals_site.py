@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 
@@ -96,5 +97,71 @@ def test_truth_top_matches_its_own_deals(sandbox_factory):
         ]
         assert all(d["price"] >= prices[-1] for d in others)
         for deal in top:
-            cheapest = min(o["price"] for o in deal["options"])
+            cheapest = min(o["price"] for o in deal["options"] if o["price"] is not None)
             assert cheapest == deal["price"]
+
+
+def flights_url(base: str, sb, origin="PHX") -> tuple[str, dict]:
+    deal = sb.truth("deals")["origins"][origin]["top"][0]
+    tfs = encode(
+        flights_query(origin, deal["destination_id"], deal["outbound_date"], deal["return_date"])
+    )
+    return f"{base}/travel/flights?tfs={tfs}&hl=en&curr=USD", deal
+
+
+def test_flights_page_as_the_real_one_and_each_knob_turns_its_part_off(sandbox_factory):
+    sb = sandbox_factory(["deals"], knobs={"deals": {"delivery": "inline", "price_unavailable": 1}})
+    base = sb.url("deals")
+    url, deal = flights_url(base, sb)
+    status, _, page = get(url)
+    assert status == 200
+    # Every page, rendered or not, carries the "Loading results" bar; the script hides it.
+    assert "Loading results" in page and "Google Flights</title>" in page
+    config = json.loads(re.search(r"var CONFIG = (\{.*?\});", page).group(1))
+    assert config["never"] is False
+    assert {
+        k: config[k] for k in ("tooltips", "marker", "airports", "layovers", "copy", "fewer")
+    } == dict.fromkeys(("tooltips", "marker", "airports", "layovers", "copy", "fewer"), True)
+    assert config["repeats"] == 3
+    rows = json.loads(get(url.replace("/travel/flights", "/travel/api/flights"))[2])["options"]
+    assert len(rows) == len(deal["options"])
+    unpriced = [r for r in rows if r["price"] == "Price unavailable"]
+    assert len(unpriced) == 1 and unpriced[0]["sentence"].startswith("Total price is unavailable.")
+    priced = [r for r in rows if r not in unpriced]
+    assert all(r["sentence"].startswith(f"From {r['price_label']}.") for r in priced)
+    assert all(r["price"].startswith("$") for r in priced)
+    sb.set_knobs(
+        "deals",
+        time_tooltips=0,
+        day_marker=0,
+        price_repeats=1,
+        airports=0,
+        layovers=0,
+        hidden_copy=0,
+        fewer_row=0,
+        currency="EUR",
+    )
+    config = json.loads(re.search(r"var CONFIG = (\{.*?\});", get(url)[2]).group(1))
+    assert not any(
+        config[k] for k in ("tooltips", "marker", "airports", "layovers", "copy", "fewer")
+    )
+    rows = json.loads(get(url.replace("/travel/flights", "/travel/api/flights"))[2])["options"]
+    assert all(r["price"].startswith("\u20ac") for r in rows if r["price_label"])
+
+
+def test_a_chosen_route_never_renders_and_others_at_a_rate(sandbox_factory):
+    sb = sandbox_factory(["deals"], knobs={"deals": {"never_render": 0}})
+    base = sb.url("deals")
+    url, deal = flights_url(base, sb)
+    sb.set_knobs("deals", never_render_destinations=deal["destination_id"])
+    for _ in range(3):
+        config = json.loads(re.search(r"var CONFIG = (\{.*?\});", get(url)[2]).group(1))
+        assert config["never"] is True
+    sb.set_knobs("deals", never_render_destinations="", never_render=0.5)
+    drawn = [
+        json.loads(re.search(r"var CONFIG = (\{.*?\});", get(url)[2]).group(1))["never"]
+        for _ in range(40)
+    ]
+    # Each load draws again: some never render, and a retry can succeed.
+    assert 5 < sum(drawn) < 35
+    assert sb.stats("deals")["never_rendered"] == 3 + sum(drawn)

@@ -13,6 +13,7 @@ from twisted.python.failure import Failure
 
 from crawlers.deals_state import RedisState
 from crawlers.items import DealItem
+from crawlers.outcomes import PageRejected
 from crawlers.spiders.deals import DealsSpider
 from sandbox.services import free_port
 
@@ -89,11 +90,15 @@ def test_origin_is_ranked_once_every_region_is_in(spider, saved_page):
     assert report["explore"]["failed"] == {"http_503": 1}
 
 
-def test_unrendered_page_is_retried_then_reported(spider):
+def test_unrendered_page_is_rejected_then_reported(spider):
     request = start_requests(spider)[spider.regions[0][1]]
-    (retry,) = spider.parse_explore(respond(request, "<html><body></body></html>"))
-    assert isinstance(retry, Request) and retry.meta["retry_times"] == 1
-    assert list(spider.parse_explore(respond(retry, "<html><body></body></html>"))) == []
+    loading = "<html><head><title>Explore - Google Flights</title></head><body></body></html>"
+    # The page check asks the spider before any callback; the retries then end in the
+    # errback with the reason (crawlers/middlewares/page_check.py).
+    assert spider.page_problem(respond(request, loading)) == "not_rendered"
+    failure = Failure(PageRejected("not_rendered", request.url))
+    failure.request = request
+    assert list(spider.explore_failed(failure)) == []
     assert spider.crawler.stats.get_value("progress/failed/explore_not_rendered") == 1
     assert spider.failed_regions["PHX"] == {"europe": "not_rendered"}
 

@@ -1,6 +1,6 @@
 """Save rendered deals pages from the sandbox, with what each should parse to.
 
-    .venv/bin/python tests/pages/deals/make_pages.py
+    PYTHONPATH=. .venv/bin/python tests/pages/deals/make_pages.py
 
 Writes explore_<delivery>.html, explore_empty.html, flights_<delivery>.html and
 expected.json (the sandbox's ground truth for those pages). The DOM is what Chromium
@@ -55,7 +55,9 @@ def main() -> None:
                 )
                 (HERE / f"{name}.html").write_text(html, encoding="utf-8")
                 expected[name] = regions[rid]
-            deal = min(regions[region], key=lambda d: d["price"])
+            # A search with an option the site lists without a price, where there is one.
+            unpriced = [d for d in regions[region] if any(o["price"] is None for o in d["options"])]
+            deal = min(unpriced or regions[region], key=lambda d: d["price"])
             html = asyncio.run(
                 render(base + _flights_href(html_of(delivery), deal), "ul.Rk10dc li")
             )
