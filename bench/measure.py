@@ -45,6 +45,8 @@ class Measurement:
     samples: int
     load_before: float  # 1-minute load average when the command started
     load_after: float
+    # With `timeline`: (unix time, tree PSS bytes, browser processes alive) at each sample.
+    timeline: list[tuple[float, int, int]] | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -78,6 +80,7 @@ class TreeSampler:
         self.peak_processes = 0
         self.memory_kind = "pss"
         self.samples = 0
+        self.timeline: list[tuple[float, int, int]] | None = None
 
     def sample(self, root_exited: bool = False) -> int:
         """One sample; returns how many processes of the tree are still alive (zombies not)."""
@@ -89,6 +92,7 @@ class TreeSampler:
                     continue
         memory = 0
         alive = 0
+        browsers = 0
         for key, proc in list(self.known.items()):
             try:
                 times = proc.cpu_times()
@@ -99,6 +103,8 @@ class TreeSampler:
                 del self.known[key]
                 continue
             alive += 1
+            if self.timeline is not None and _is_browser(proc):
+                browsers += 1
             try:
                 memory += proc.memory_full_info().pss
             except psutil.AccessDenied:
@@ -107,6 +113,8 @@ class TreeSampler:
             except psutil.Error:
                 continue
         self.samples += 1
+        if self.timeline is not None:
+            self.timeline.append((round(time.time(), 3), memory, browsers))
         self.peak_pss = max(self.peak_pss, memory)
         self.peak_processes = max(self.peak_processes, alive)
         return alive
@@ -114,6 +122,14 @@ class TreeSampler:
     @property
     def cpu_seconds(self) -> float:
         return sum(self.cpu.values())
+
+
+def _is_browser(proc: psutil.Process) -> bool:
+    try:
+        name = proc.name()
+    except psutil.Error:
+        return False
+    return "chrom" in name or "headless_shell" in name
 
 
 def _exited(pid: int) -> bool:
@@ -132,6 +148,7 @@ def run(
     interval: float = 0.25,
     timeout: float | None = None,
     linger: float = 10.0,
+    timeline: bool = False,
 ) -> Measurement:
     """Run `cmd` to its end, sampling its tree every `interval` seconds.
 
@@ -150,6 +167,8 @@ def run(
             cmd, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
         )
         sampler = TreeSampler(proc.pid, marker)
+        if timeline:
+            sampler.timeline = []
         try:
             while not _exited(proc.pid):
                 sampler.sample()
@@ -177,6 +196,7 @@ def run(
         samples=sampler.samples,
         load_before=round(load_before, 2),
         load_after=round(os.getloadavg()[0], 2),
+        timeline=sampler.timeline,
     )
 
 

@@ -2,7 +2,7 @@
 
 python -m bench vehicles [--vehicles 400] [--latency-ms 250] [--jitter-ms 40]
                          [--concurrency 7] [--modes http,browser] [--session-requests 500]
-                         [-s NAME=VALUE ...]
+                         [--interval 0.25] [-s NAME=VALUE ...]
 
 One `scrapy crawl vehicles -s CONCURRENT_REQUESTS=C` per mode, with the project's defaults
 otherwise (AutoThrottle on), measured over its whole process tree, Chromium included
@@ -17,6 +17,8 @@ Each vehicle costs two requests (its page and its PDF), so with C requests in fl
 latency-bound ideal is C / (2 * latency) vehicles per second, before the login and the
 inventory pages. `per hour` counts the whole run, process and browser start and first
 login included; `after login` counts from the first login to the end (the crawl's log).
+Memory is also split by the log's logins: the peak during them (the browser's) and the
+peak after the first one outside any login (what the crawl itself holds).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--modes", default="http,browser")
     p.add_argument("--session-requests", type=int, default=500)
     p.add_argument("--pdf-kb", type=int, default=40)
+    p.add_argument("--interval", type=float, default=0.25, help="seconds between samples")
     p.add_argument(
         "-s",
         dest="settings",
@@ -79,12 +82,66 @@ def after_login_seconds(log: Path) -> float | None:
     return (last - first).total_seconds() if first and last and last > first else None
 
 
+def _stamp(line: str) -> float | None:
+    """Unix time of a log line (LOG_FORMAT below adds milliseconds), None if it has none."""
+    try:
+        return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+    except ValueError:
+        try:
+            return datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S").timestamp()
+        except ValueError:
+            return None
+
+
+def login_windows(log: Path, started: float) -> list[tuple[float, float]]:
+    """(start, end) of each login, by the crawl's log: from `logging in (session N)` to
+    `logged in (session N)`, or to the browser's closing after it. The first starts with
+    the process (a crawl that does not log the start of a login has only this one)."""
+    starts: dict[str, float] = {}
+    windows: list[tuple[float, float]] = []
+    for line in log.read_text(errors="replace").splitlines():
+        at = _stamp(line)
+        if at is None:
+            continue
+        if "vehicles: logging in (session " in line:
+            starts[line.rsplit("(session ", 1)[1]] = at
+        elif "vehicles: logged in (session " in line:
+            number = line.rsplit("(session ", 1)[1]
+            windows.append((starts.pop(number, started if not windows else at), at))
+        elif "browser closed until a browser page is needed" in line and windows:
+            # The browser closes just after the login, while the crawl goes on: its
+            # memory is the login's.
+            windows[-1] = (windows[-1][0], at)
+    return windows
+
+
+def memory_phases(timeline, windows: list[tuple[float, float]]) -> dict:
+    """Peak PSS during the logins and after the first one (outside any login), and the most
+    browser processes seen alive after the first login outside a login."""
+    first_done = windows[0][1] if windows else float("inf")
+    during = [pss for at, pss, _ in timeline if any(a <= at <= b for a, b in windows)]
+    after = [
+        (pss, browsers)
+        for at, pss, browsers in timeline
+        if at > first_done and not any(a <= at <= b for a, b in windows)
+    ]
+    mib = 2**20
+    return {
+        "login_peak_pss_mib": round(max(during, default=0) / mib, 1),
+        "after_login_peak_pss_mib": round(max((p for p, _ in after), default=0) / mib, 1),
+        "after_login_samples": len(after),
+        "after_login_most_browser_processes": max((b for _, b in after), default=0),
+    }
+
+
 def run_one(args: argparse.Namespace, url: str, workdir: Path, mode: str) -> dict:
     run_dir = workdir / mode
     run_dir.mkdir(parents=True)
     settings = {
         "CONCURRENT_REQUESTS": args.concurrency,
         "LOG_LEVEL": "INFO",
+        # Milliseconds, to place the memory samples inside or outside the logins.
+        "LOG_FORMAT": "%(asctime)s.%(msecs)03d [%(name)s] %(levelname)s: %(message)s",
         "FILES_STORE": str(run_dir / "pdfs"),
         "STATS_FILE": str(run_dir / "stats.json"),
         "FEEDS": {str(run_dir / "items.jsonl"): {"format": "jsonlines"}},
@@ -101,7 +158,17 @@ def run_one(args: argparse.Namespace, url: str, workdir: Path, mode: str) -> dic
         "DATA_DIR": str(run_dir / "data"),
     }
     cmd = crawl_command("vehicles", settings=settings)
-    m = measure(cmd, cwd=PROJECT_ROOT, env=env, log_path=run_dir / "crawl.log", timeout=3600)
+    started = time.time()
+    m = measure(
+        cmd,
+        cwd=PROJECT_ROOT,
+        env=env,
+        log_path=run_dir / "crawl.log",
+        timeout=3600,
+        interval=args.interval,
+        timeline=True,
+    )
+    phases = memory_phases(m.timeline, login_windows(run_dir / "crawl.log", started))
     stats = json.loads((run_dir / "stats.json").read_text())
     done = stats.get("progress/done", 0)
     latency = args.latency_ms / 1000
@@ -128,6 +195,8 @@ def run_one(args: argparse.Namespace, url: str, workdir: Path, mode: str) -> dic
         "peak_pss_mib": round(m.peak_pss_bytes / 2**20, 1),
         "memory_kind": m.memory_kind,
         "peak_processes": m.peak_processes,
+        **phases,
+        "samples": m.samples,
         "load_before": m.load_before,
     }
 
@@ -150,13 +219,14 @@ def main(argv: list[str]) -> int:
     print()
     print(
         "mode     vehicles  veh/hour  after login  ideal/hour  of ideal  CPU ms/veh  peak PSS MiB"
+        "  login / after login"
     )
     for r in results:
         print(
             f"{r['mode']:<8} {r['vehicles']:>8}  {r['vehicles_per_hour']:>8}  "
             f"{r['after_login_per_hour'] or 0:>11}  {r['ideal_per_hour']:>10}  "
             f"{r['share_of_ideal']:>8.0%}  {r['cpu_ms_per_vehicle'] or 0:>10}  "
-            f"{r['peak_pss_mib']:>12}"
+            f"{r['peak_pss_mib']:>12}  {r['login_peak_pss_mib']} / {r['after_login_peak_pss_mib']}"
         )
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = out / f"vehicles-{stamp}.json"

@@ -1,4 +1,4 @@
-"""Which Chromium the browser pages run in, and how it is launched.
+"""Which Chromium the browser pages run in, how it is launched, and when it is let go.
 
 Playwright's own browser download does not work on machines without the internet, so a
 Playwright-managed Chromium is used when one is installed and Debian's otherwise.
@@ -66,3 +66,9 @@ BLOCKED_RESOURCE_TYPES = frozenset({"image", "media", "font", "stylesheet"})
 def should_abort_request(request) -> bool:
     """PLAYWRIGHT_ABORT_REQUEST: skip what a scraper never reads (counted by scrapy-playwright)."""
     return request.resource_type in BLOCKED_RESOURCE_TYPES
+
+
+# Sent (`send_catch_log_async`) when the crawl needs no browser page for now: each
+# crawlers.browser_handler.BrowserHandler with no page open closes its browser and stops
+# Playwright. Here, not there: importing Playwright costs every crawl about 0.4 s.
+browser_idle = object()

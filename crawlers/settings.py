@@ -118,9 +118,11 @@ DOWNLOADER_MIDDLEWARES.update(
 # --- Browser pages (scrapy-playwright) -----------------------------------------------------
 HEADLESS = env_bool("HEADLESS", True)
 BLOCK_RESOURCES = env_bool("BLOCK_RESOURCES", True)
+# scrapy-playwright's handler, starting Playwright at the first browser page and letting it
+# go when told no page is needed for now (crawlers/browser_handler.py).
 DOWNLOAD_HANDLERS = {
-    "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
-    "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+    "http": "crawlers.browser_handler.BrowserHandler",
+    "https": "crawlers.browser_handler.BrowserHandler",
 }
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
 PLAYWRIGHT_LAUNCH_OPTIONS = launch_options(headless=HEADLESS)

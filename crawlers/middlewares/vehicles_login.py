@@ -11,6 +11,7 @@ context is bound to (a proxy, for instance).
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -18,8 +19,11 @@ from urllib.parse import urlsplit
 from playwright.async_api import Error as PlaywrightError
 from scrapy import Request
 
+from crawlers.browser import browser_idle
 from crawlers.extraction.vehicles import csrf_meta, login_error
 from crawlers.middlewares.retry import backoff_delay
+
+logger = logging.getLogger(__name__)
 
 LOGIN_META = "vehicles_login"
 
@@ -60,9 +64,14 @@ class BrowserLogin:
     def __init__(self, crawler, settings: LoginSettings):
         self.crawler = crawler
         self.settings = settings
+        # Vehicle pages in the browser keep it; otherwise it is let go between logins
+        # (about 450 MB of Chromium and Playwright, for a few seconds' work an hour).
+        self.keep_browser = crawler.settings.getbool("VEHICLES_BROWSER_PAGES", False)
+        self._release: asyncio.Future | None = None
 
     async def login(self, generation: int) -> PortalSession:
         """A fresh, licensed session; LoginRefused when the portal keeps refusing it."""
+        logger.info("vehicles: logging in (session %d)", generation)
         refused: list[str] = []
         trouble = ""
         for attempt in range(1, self.settings.attempts + 1):
@@ -79,6 +88,11 @@ class BrowserLogin:
                 self.crawler.stats.inc_value("vehicles/login_trouble")
             else:
                 self.crawler.stats.inc_value("vehicles/logins")
+                if not self.keep_browser:
+                    # In the background: the requests waiting for this session go now.
+                    self._release = asyncio.ensure_future(
+                        self.crawler.signals.send_catch_log_async(browser_idle)
+                    )
                 return session
             await asyncio.sleep(
                 backoff_delay(attempt, self.settings.backoff_base, self.settings.backoff_max)
