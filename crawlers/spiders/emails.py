@@ -375,11 +375,28 @@ class EmailsSpider(scrapy.Spider):
             )
 
     def page_failed(self, failure) -> None:
+        """A page given up on: a block or challenge page after its retries (PageRejected,
+        `blocked`: never read as a page without addresses), an HTTP error, a timeout...
+        A site whose start page fails gives nothing at all: it is a failed unit, so the
+        report and the dashboard show it rather than a site that was silently empty."""
         stats = self.crawler.stats
+        request = failure.request
+        reason = outcomes.clean_reason(outcomes.failure_reason(failure))
         if failure.check(HttpError) and failure.value.response.status == 404:
             stats.inc_value("emails/pages_not_found")
-            return
-        reason = outcomes.failure_reason(failure)
-        stats.inc_value("emails/pages_failed")
-        stats.inc_value(f"emails/pages_failed/{outcomes.clean_reason(reason)}")
-        logger.warning("gave up on %s: %s", failure.request.url, reason)
+        else:
+            stats.inc_value("emails/pages_failed")
+            stats.inc_value(f"emails/pages_failed/{reason}")
+            logger.warning("gave up on %s: %s", request.url, reason)
+        if request.meta.get("depth", 0) == 0:
+            stats.inc_value("emails/sites_failed")
+            stats.inc_value(f"emails/sites_failed/{reason}")
+            if self.target:  # units are addresses: the site must not count toward them
+                outcomes.add_total(stats)
+            outcomes.failed(stats, f"site_{reason}")
+            logger.warning(
+                "site %s gave nothing: its start page %s failed (%s)",
+                request.meta.get("site"),
+                request.url,
+                reason,
+            )
