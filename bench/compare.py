@@ -56,13 +56,14 @@ REQUIREMENTS = PEER_DIR / "requirements.txt"
 MB = 1024 * 1024
 
 # Enough searches for ~6,000 listing pages: 30 cards a page (the last page of a search
-# fewer), as on the real site. No 429 bursts: the crawlers' speed is measured here, the
-# handling of push-back in the spiders' own tests and benchmarks.
+# fewer), as on the real site. No 429 bursts nor block pages: the crawlers' speed is
+# measured here, the handling of push-back in the spiders' own tests and benchmarks.
 BUSINESS_STATES = "CA,TX,FL,NY"
 BUSINESS_KNOBS = (
     f"businesses.states={BUSINESS_STATES}",
     "businesses.per_page=30",
     "businesses.burst_429=0",
+    "businesses.block_rate=0",
 )
 # Flights pages render their options at once from data inline in the page: one round trip
 # a page, so concurrency / latency is the real ceiling.

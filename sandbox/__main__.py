@@ -77,6 +77,10 @@ async def main_async(sandbox: Sandbox, ports_file: str | None) -> None:
         os.replace(tmp, ports_file)
     for name in sandbox.names:
         print(f"sandbox: {name:<12} {sandbox.url(name)}", flush=True)
+        # What a site holds, where that decides what a crawl finds (the directory's states).
+        about = getattr(sandbox.site(name), "about", None)
+        if about is not None:
+            print(f"sandbox: {'':<12} holds {about()}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

