@@ -16,7 +16,8 @@ Behaviours (`mode`, changeable while running with `set_mode`):
   empty    answers 200 with an empty body
   slow     forwards after `delay` seconds
 `ban_first=N` makes any proxy answer 403 to its first N requests and then behave as its
-mode says: a proxy that is banned for a while and then recovers.
+mode says: a proxy that is banned for a while and then recovers. With `serve_first=M` it
+first behaves as its mode says for M requests, and the N refusals come after those.
 With a username, requests without the right Basic Proxy-Authorization get a 407.
 Every proxy tracks the largest number of exchanges in flight to one site across the farm.
 """
@@ -75,6 +76,7 @@ class ForwardProxy:
         password: str = "",
         delay: float = 0.0,
         ban_first: int = 0,
+        serve_first: int = 0,
     ):
         if mode not in MODES:
             raise ValueError(f"unknown proxy mode {mode!r} (one of {', '.join(MODES)})")
@@ -84,6 +86,7 @@ class ForwardProxy:
         self.password = password
         self.delay = delay
         self.ban_first = ban_first
+        self.serve_first = serve_first
         self.host = farm.host
         self.port = _reserve_port(self.host)
         self.entries: list[Entry] = []
@@ -146,6 +149,9 @@ class ForwardProxy:
 
     def _next_answer(self) -> str:
         with self._lock:
+            if self.serve_first > 0:
+                self.serve_first -= 1
+                return self.mode
             if self.ban_first > 0:
                 self.ban_first -= 1
                 return "403"

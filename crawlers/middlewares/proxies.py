@@ -24,7 +24,10 @@ were. Here:
   does not use up the page's ROTATING_PROXY_PAGE_RETRY_TIMES (it is never the page's
   fault), other bans do;
 - when every proxy rests, requests wait for the first one back: the crawl slows down and
-  says so (log, `proxies/waits`, `proxies/wait_seconds`), it never goes direct.
+  says so (log, `proxies/waits`, `proxies/wait_seconds`), it never goes direct. Unless no
+  page of the run has got through any proxy yet (on any node): then the list or the site
+  is the trouble, not bad luck, and the crawl stops with one error line instead of idling
+  for a rest's length.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import asyncio
 import itertools
 import logging
 import time
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -42,7 +46,8 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.misc import build_from_crawler, load_object
 from twisted.internet import task
 
-from crawlers.errors import ConfigError
+from crawlers.cluster.scheduler import run_token
+from crawlers.errors import ConfigError, stop_crawl
 from crawlers.jobs import job_id
 from crawlers.proxies.contexts import ProxyContexts, context_name, running_engine
 from crawlers.proxies.health import ALIVE, BANNED, RESTING, LocalHealth, RedisHealth
@@ -116,8 +121,23 @@ class ProxyBanDetectionMiddleware(BanDetectionMiddleware):
         return super().process_exception(request, exception, self.crawler.spider)
 
 
+def ban_kind(response, exception) -> str:
+    """What a proxy's ban looked like, for the error that ends a crawl no proxy served."""
+    if exception is not None:
+        return "unreachable" if proxy_unreachable(exception) else "failing or too slow"
+    if response is None:
+        return "banned"
+    if response.status == 407:
+        return "refusing the credentials (407)"
+    if response.status in (403, 429):
+        return f"answering {response.status}"
+    return "serving block or empty pages"
+
+
 class ProxyRotationMiddleware:
-    def __init__(self, crawler, proxies: list[Proxy], health: LocalHealth):
+    def __init__(
+        self, crawler, proxies: list[Proxy], health: LocalHealth, source: Path | None = None
+    ):
         settings = crawler.settings
         self.crawler = crawler
         self.stats = crawler.stats
@@ -131,6 +151,11 @@ class ProxyRotationMiddleware:
         self._waiting_since: float | None = None
         self._last_status = {pid: health.status(pid) for pid in self.proxies}
         self._tasks: list[task.LoopingCall] = []
+        self.source = source
+        # Requests holding a proxy whose answer has not come yet: one of them may still
+        # prove the list works, so "nothing got through" waits for them.
+        self._in_flight = 0
+        self._last_ban: dict[str, str] = {}
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -143,7 +168,7 @@ class ProxyRotationMiddleware:
             logger.info("No proxy list (PROXY_LIST unset, no proxies.txt in DATA_DIR): direct")
             raise NotConfigured
         proxies = load_proxies(path)
-        mw = cls(crawler, proxies, cls._health(crawler, [p.id for p in proxies]))
+        mw = cls(crawler, proxies, cls._health(crawler, [p.id for p in proxies]), path)
         crawler.signals.connect(mw.engine_started, signal=signals.engine_started)
         # Before the stats are dumped and written (spider_closed), not at engine_stopped.
         crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
@@ -175,6 +200,8 @@ class ProxyRotationMiddleware:
 
     # -- lifecycle ----------------------------------------------------------------------
     def engine_started(self) -> None:
+        # The spider (and the cluster scheduler, which knows the run) is open by now.
+        self.health.join_run(run_token(self.crawler))
         self._publish()
         # The refresh also notices rests ending, so it always runs; the log line may be off.
         for func, interval in (
@@ -247,6 +274,9 @@ class ProxyRotationMiddleware:
             return request.replace(dont_filter=True)
         meta["_rotating_proxy"] = True
         meta["_proxy_id"] = proxy.id
+        if not meta.get("_proxy_in_flight"):
+            meta["_proxy_in_flight"] = True
+            self._in_flight += 1
         self.stats.inc_value("proxies/requests")
         if browser:
             meta.pop("proxy", None)
@@ -271,7 +301,13 @@ class ProxyRotationMiddleware:
                         self.contexts.bind(request, self.proxies[pid], own_context=True)
                         return self.proxies[pid]
             elif self._engine_running():
-                self._start_wait()
+                if not self.health.served and self._in_flight:
+                    pass  # an answer on its way may yet show that the list works
+                elif self._nothing_got_through():
+                    self._give_up()
+                    return None
+                else:
+                    self._start_wait()
             if not self._engine_running():
                 return None
             await asyncio.sleep(min(WAIT_STEP, max(self.health.next_return(), 0.05)))
@@ -311,8 +347,34 @@ class ProxyRotationMiddleware:
             await asyncio.sleep(WAIT_STEP)
 
     def _engine_running(self) -> bool:
+        """False as soon as the spider closes (stop_crawl, CloseSpider), not only once the
+        engine stops: closing waits for the requests held here."""
         engine = running_engine(self.crawler)
-        return engine is not None and engine.running
+        if engine is None or not engine.running:
+            return False
+        slot = getattr(engine, "_slot", None)
+        return slot is not None and slot.closing is None
+
+    def _nothing_got_through(self) -> bool:
+        """Every proxy rests and no page of the run has got through one, here or (shared
+        through Redis) on another node."""
+        if self.health.served:
+            return False
+        self.health.refresh()  # another node's first page may be seconds old
+        return not self.health.served and not self.health.usable()
+
+    def _give_up(self) -> None:
+        kinds = Counter(self._last_ban.get(pid, "banned") for pid in self.proxies)
+        how = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
+        source = f" of {self.source}" if self.source else ""
+        message = (
+            f"proxies: all {len(self.proxies)} proxies{source} are resting and no page has "
+            f"got through any of them ({how}): check the list (addresses, credentials) and "
+            "whether the site refuses them; once pages get through, a crawl with every "
+            "proxy resting waits instead"
+        )
+        logger.error(message)
+        stop_crawl(self.crawler, message, reason="proxies_unusable")
 
     def _start_wait(self) -> None:
         if self._waiting_since is not None:
@@ -335,14 +397,16 @@ class ProxyRotationMiddleware:
 
     # -- outcomes -----------------------------------------------------------------------
     def process_response(self, request, response, spider=None):
-        return self._settle(request) or response
+        return self._settle(request, response=response) or response
 
     def process_exception(self, request, exception, spider=None):
-        return self._settle(request, exception)
+        return self._settle(request, exception=exception)
 
-    def _settle(self, request, exception=None):
+    def _settle(self, request, response=None, exception=None):
         meta = request.meta
         self.contexts.release(request)
+        if meta.pop("_proxy_in_flight", None):
+            self._in_flight -= 1
         pid = meta.get("_proxy_id")
         proxy = self.proxies.get(pid) if meta.get("_rotating_proxy") else None
         if proxy is None:
@@ -350,6 +414,8 @@ class ProxyRotationMiddleware:
         forget_credentials(request)
         ban = meta.pop("_ban", None)
         if ban is False:
+            # Even through a proxy resting by now: the list works, waiting is worth it.
+            self.health.page_served()
             self.health.good(pid)
             if self._last_status.get(pid) != ALIVE:
                 self._publish()
@@ -357,6 +423,7 @@ class ProxyRotationMiddleware:
         if ban is not True:
             return None
         self.stats.inc_value("proxies/bans")
+        self._last_ban[pid] = ban_kind(response, exception)
         rest = self.health.ban(pid)
         if rest:
             self.stats.inc_value("proxies/rests")

@@ -13,6 +13,11 @@ The rule (same in both stores):
 crawl job, so every node of a job sees the same bans and rests: a ban is between a proxy
 and the site a job crawls, so another job (another site) keeps its own view of the same
 proxy. Changes are atomic Lua scripts; each node re-reads the hash every few seconds.
+
+Both also know whether a page has got through any proxy yet (`served`): in Redis per run
+of the job (a field `served <run>` of the same hash, never a proxy id), so a node joining
+a run that others have been crawling knows the list works, while the next run of the job
+has to find out again.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ class LocalHealth:
         self.rest_max = max(rest_max, rest_base)
         self.clock = clock
         self.states: dict[str, ProxyState] = {pid: ProxyState() for pid in self.ids}
+        self.served = False  # a page got through one of the proxies, this run
 
     # -- changes ------------------------------------------------------------------------
     def ban(self, pid: str) -> float | None:
@@ -81,6 +87,13 @@ class LocalHealth:
         state = self.states[pid]
         if state.until <= self.clock():
             self.states[pid] = ProxyState()
+
+    def page_served(self) -> None:
+        self.served = True
+
+    def join_run(self, run: str) -> None:
+        """The cluster run this node crawls ('' outside a cluster): one process is its
+        own run here."""
 
     def refresh(self) -> None:
         """Pick up changes made elsewhere (nothing to do in one process)."""
@@ -153,6 +166,28 @@ class RedisHealth(LocalHealth):
         self._ban = client.register_script(_BAN)
         self._good = client.register_script(_GOOD)
         self._redis_down = False
+        self._served_field = ""  # set once the run is known (join_run)
+        self._served_shared = False
+
+    def join_run(self, run: str) -> None:
+        # Without a run token (not a cluster node) a flag would outlive the run: keep it
+        # in the process then.
+        self._served_field = f"served {run}" if run else ""
+
+    def page_served(self) -> None:
+        super().page_served()
+        if self._served_shared or not self._served_field:
+            return
+        try:
+            pipe = self.client.pipeline()
+            pipe.hset(self.key, self._served_field, 1)
+            pipe.expire(self.key, self.key_ttl)
+            pipe.execute()
+        except Exception as exc:
+            self._lost(exc)
+            return
+        self._back()
+        self._served_shared = True
 
     def ban(self, pid: str) -> float | None:
         args = [pid, self.clock(), self.threshold, self.rest_base, self.rest_max, self.key_ttl]
@@ -185,6 +220,8 @@ class RedisHealth(LocalHealth):
             return
         self._back()
         fields = {k.decode(): v.decode() for k, v in raw.items()}
+        if self._served_field and self._served_field in fields:
+            self.served = True
         for pid in self.ids:
             value = fields.get(pid)
             if value is None:

@@ -110,12 +110,12 @@ def test_plain_crawl_through_good_bad_and_slow_proxies(sandbox_factory, farm, cr
     assert_no_credentials(result, workdir)
 
 
-def test_when_every_proxy_rests_the_crawl_waits_then_goes_on(
+def test_when_every_proxy_rests_after_pages_got_through_the_crawl_waits_then_goes_on(
     sandbox_factory, farm, crawl, tmp_path
 ):
     sb = sandbox_factory(["probe"])
-    # Both refuse their first two requests: both rest at once, then recover.
-    proxies = [farm.add("ok", ban_first=2), farm.add("ok", ban_first=2)]
+    # Each serves one page, then refuses two requests: both rest at once, then recover.
+    proxies = [farm.add("ok", serve_first=1, ban_first=2) for _ in range(2)]
     proxy_list = farm.write_list(tmp_path / "proxies.txt")
     result = crawl(
         "proxied",
@@ -135,9 +135,48 @@ def test_when_every_proxy_rests_the_crawl_waits_then_goes_on(
     assert stats["proxies/alive"] == 2  # recovered: their later answers were good
     for proxy in proxies:
         outcomes = [entry.outcome for entry in proxy.log()]
-        assert outcomes[:2] == ["answered-403", "answered-403"]
-        assert set(outcomes[2:]) == {"forwarded"}
+        assert outcomes[:3] == ["forwarded", "answered-403", "answered-403"]
+        assert set(outcomes[3:]) == {"forwarded"}
     assert sb.stats("probe")["requests"] == forwarded_total(farm)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["one-node", "redis"])
+def test_every_proxy_resting_before_any_page_got_through_is_an_error(
+    sandbox_factory, farm, crawl, tmp_path, request, shared
+):
+    """The issue's list: one proxy dead, the others refusing (for as long as a crawl
+    would care): an error at once, not a rest's length of idling at 0 pages/s."""
+    sb = sandbox_factory(["probe"])
+    farm.add("dead")
+    farm.add("ok", username="alice", password=PASSWORDS[0], ban_first=1000)
+    farm.add("403", username="bob", password=PASSWORDS[1])
+    proxy_list = farm.write_list(tmp_path / "proxies.txt")
+    settings = {**FAST, "PROXY_LIST": str(proxy_list), "PROXY_REST_SECONDS": 3600}
+    if shared:
+        settings |= {"REDIS_URL": request.getfixturevalue("redis_url"), "CRAWL_JOB": "dead-list"}
+    workdir = tmp_path / "crawl"
+    # Without the check the crawl idles for PROXY_REST_SECONDS and the timeout fails it.
+    result = crawl(
+        "proxied",
+        workdir=workdir,
+        args={"base_url": sb.url("probe"), "pages": 6, "site_errors": 0},
+        settings=settings,
+        timeout=180,
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        f"error: proxies: all 3 proxies of {proxy_list} are resting and no page has got "
+        "through any of them (2 answering 403, 1 unreachable): check the list (addresses, "
+        "credentials) and whether the site refuses them; once pages get through, a crawl "
+        "with every proxy resting waits instead"
+    ]
+    assert "Traceback" not in result.log
+    assert "All 3 proxies are resting: the crawl waits" not in result.log
+    assert sb.stats("probe").get("requests", 0) == 0
+    assert result.items == []
+    assert result.stats["finish_reason"] == "proxies_unusable"
+    assert_no_credentials(result, workdir)
 
 
 def test_browser_crawl_through_a_context_per_proxy(
@@ -224,4 +263,7 @@ def test_health_is_kept_in_redis_for_the_job(sandbox_factory, farm, crawl, redis
     refusing_id = parse_line(refusing.line).id
     _failures, rests, until = fields[refusing_id.encode()].decode().split()
     assert int(rests) >= 1 and float(until) > 0
-    assert len(fields) == 1  # the good proxy needs no entry
+    # The good proxy needs no entry; the run's pages got through (for nodes that join).
+    proxies = {k for k in fields if not k.startswith(b"served ")}
+    assert proxies == {refusing_id.encode()}
+    assert len(fields) == 2

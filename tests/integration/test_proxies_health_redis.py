@@ -107,3 +107,70 @@ def test_an_unreachable_redis_leaves_the_node_its_own_view(caplog):
     assert health.status("a") == RESTING
     warnings = [r.message for r in caplog.records if "Redis unreachable" in r.message]
     assert len(warnings) == 1
+
+
+def test_a_page_served_on_one_node_is_known_to_the_run_not_to_the_next_run(client):
+    clock = Clock()
+    one, two, next_run = node(client, clock), node(client, clock), node(client, clock)
+    one.join_run("run-1")
+    two.join_run("run-1")
+    next_run.join_run("run-2")
+    two.refresh()
+    assert not two.served
+    one.page_served()
+    for other in (two, next_run):
+        other.refresh()
+    assert two.served
+    assert not next_run.served
+    # The flag is no proxy: the proxies' health reads the same as before.
+    assert two.counts() == {ALIVE: 2, BANNED: 0, RESTING: 0}
+
+
+def test_without_a_run_a_page_served_stays_in_the_process(client):
+    clock = Clock()
+    one, two = node(client, clock), node(client, clock)
+    one.join_run("")
+    two.join_run("")
+    one.page_served()
+    two.refresh()
+    assert one.served and not two.served
+    assert client.hgetall(KEY) == {}
+
+
+def test_a_node_whose_proxies_all_rest_keeps_waiting_when_another_node_got_pages(
+    client, redis_url, tmp_path
+):
+    """The rotation middleware's decision reads the run's flag from Redis."""
+    from scrapy import Spider
+    from scrapy.utils.test import get_crawler
+
+    from crawlers.middlewares.proxies import ProxyRotationMiddleware
+
+    class Dummy(Spider):
+        name = "dummy"
+
+    path = tmp_path / "proxies.txt"
+    path.write_text("a.example:1001\nb.example:1002\n")
+
+    def make(job):
+        settings = {
+            "PROXY_LIST": str(path),
+            "PROXY_BAN_THRESHOLD": 1,
+            "REDIS_URL": redis_url,
+            "CRAWL_JOB": job,
+        }
+        crawler = get_crawler(Dummy, settings)
+        crawler.spider = Dummy()
+        mw = ProxyRotationMiddleware.from_crawler(crawler)
+        mw.health.join_run("run-7")
+        return mw
+
+    for job, other_node_served in (("job-served", True), ("job-unserved", False)):
+        mw = make(job)
+        if other_node_served:
+            other = make(job)
+            other.health.page_served()
+        for pid in mw.proxies:
+            mw.health.ban(pid)
+        assert not mw.health.usable()
+        assert mw._nothing_got_through() is not other_node_served

@@ -197,3 +197,25 @@ def test_answered_requests_forget_the_credentials(tmp_path, browser):
     route(mw, retry)
     key = "playwright_context_kwargs" if browser else "proxy"
     assert key in retry.meta  # routed again, through the next proxy
+
+
+def test_all_resting_before_any_page_got_through_means_the_list_does_not_work(tmp_path):
+    crawler, mw, detection = make(tmp_path, PROXY_BAN_THRESHOLD=1)
+    held = route(mw, Request("https://site.example/slow"))  # its answer is still to come
+    for i in range(3):
+        answer(crawler, mw, detection, route(mw, Request(f"https://site.example/{i}")), status=403)
+    assert not mw.health.usable()
+    assert mw._in_flight == 1  # not decided while an answer that may prove it is pending
+    answer(crawler, mw, detection, held, status=403)
+    assert mw._in_flight == 0 and mw._nothing_got_through()
+
+
+def test_all_resting_after_a_page_got_through_is_only_a_pause(tmp_path):
+    crawler, mw, detection = make(tmp_path, PROXY_BAN_THRESHOLD=1)
+    held = route(mw, Request("https://site.example/slow"))
+    for i in range(3):
+        answer(crawler, mw, detection, route(mw, Request(f"https://site.example/{i}")), status=403)
+    # The site's own 404, through a proxy resting by now: still a page that got through.
+    answer(crawler, mw, detection, held, status=404)
+    assert not mw.health.usable()
+    assert not mw._nothing_got_through()
