@@ -2,6 +2,9 @@
 
 One row per origin, destination and dates, upserted: a later run refreshes price, rank and
 options. A failed expansion never wipes options an earlier run found for the same deal.
+Options are kept as the spider read them, in jsonb: each with its own `currency` (and
+`price` null for "Price unavailable"); options of rows written before they had a currency
+have none, and the row's `currency` is theirs.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ What the real flights page throws at a parser (SITES.md section 2), each on by d
   never_render       share of flights page loads that stay at "Loading results" forever
                      (default 0.02; each load draws again)
   never_render_destinations  destination codes whose flights pages never render
+  never_render_regions       region ids whose explore pages never render (off by default)
 
 The `tfs` codec here is a hand-written protobuf wire reader/writer, deliberately separate
 from the spider's (which uses the protobuf runtime): each checks the other.
@@ -663,7 +664,10 @@ class Site(BaseSite):
         if limited is not None:
             return limited
         self.count("explore_pages")
-        return self._page(request, "explore", lambda: self.explore_payload(origin, region))
+        never = region in self._listed("never_render_regions")
+        if never:
+            self.count("never_rendered")
+        return self._page(request, "explore", lambda: self.explore_payload(origin, region), never)
 
     async def flights(self, request: web.Request) -> web.Response:
         try:

@@ -261,8 +261,9 @@ def test_a_route_that_never_renders_fails_as_not_rendered_the_rest_completes(
     sandbox_factory, chromium, crawl, database_url
 ):
     """A flights page that stays at "Loading results" is not a route without flights: it is
-    retried, then its expansion fails as not_rendered. Prices in rupees whatever `curr`
-    asked: every deal and option says INR, in the feed and in PostgreSQL."""
+    retried, then its expansion fails as not_rendered; so does an explore page, whose
+    region is then given up and the origin ranked on the others. Prices in rupees whatever
+    `curr` asked: every deal and option says INR, in the feed and in PostgreSQL."""
     sb = start(
         sandbox_factory,
         delivery="inline",
@@ -273,10 +274,12 @@ def test_a_route_that_never_renders_fails_as_not_rendered_the_rest_completes(
         fault_reset=0,
         fault_hang=0,
     )
-    regions = ["europe", "asia"]
-    top = expected_top(sb.truth("deals"), "PHX", [REGIONS[r] for r in regions], 3)
+    regions = ["europe", "asia", "caribbean"]
+    top = expected_top(sb.truth("deals"), "PHX", [REGIONS["europe"], REGIONS["asia"]], 3)
     stuck = top[1]["destination_id"]
-    sb.set_knobs("deals", never_render_destinations=stuck)
+    sb.set_knobs(
+        "deals", never_render_destinations=stuck, never_render_regions=REGIONS["caribbean"]
+    )
     result = run(
         crawl,
         sb,
@@ -287,15 +290,17 @@ def test_a_route_that_never_renders_fails_as_not_rendered_the_rest_completes(
     report = report_of(result)
     assert_every_unit_accounted(result, report, ["PHX"], regions)
     assert_right_deals(result, sb.truth("deals"), report, ["PHX"], regions, 3)
+    assert report["explore"]["failed_regions"] == {"PHX": {"caribbean": "not_rendered"}}
+    assert result.stats["progress/failed/explore_not_rendered"] == 1
     status = {i["destination_id"]: i["expansion_status"] for i in result.items}
     assert status == {d["destination_id"]: "ok" for d in top} | {stuck: "failed:not_rendered"}
     stats = result.stats
     assert stats["progress/failed/expansion_not_rendered"] == 1
-    assert stats["progress/failed"] == 1 and stats["progress/done"] == len(regions) + 2
-    # Tried once and retried twice (RETRY_TIMES), each time judged not rendered.
-    assert sb.stats("deals")["never_rendered"] == 3
-    assert stats["pages/rejected/not_rendered"] == 3
-    assert stats["pages/gave_up/not_rendered"] == 1
+    assert stats["progress/failed"] == 2 and stats["progress/done"] == 2 + 2
+    # Each tried once and retried twice (RETRY_TIMES), each time judged not rendered.
+    assert sb.stats("deals")["never_rendered"] == 2 * 3
+    assert stats["pages/rejected/not_rendered"] == 2 * 3
+    assert stats["pages/gave_up/not_rendered"] == 2
     assert report["expansions"]["failed"] == {"not_rendered": 1}
     for item in result.items:
         assert item["currency"] == "INR"
