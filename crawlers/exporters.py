@@ -1,4 +1,6 @@
-"""A jsonlines exporter that writes dataclass items without Scrapy's per-field machinery.
+"""Feed exporters: jsonlines without Scrapy's per-field machinery, CSV a parser can read.
+
+`DataclassJsonLinesItemExporter` (format `jsonlines`):
 
 Scrapy's exporter serializes every field through ItemAdapter and `serialize_field`; for our
 dataclass items with no field serializers that is identity, done one call per field.
@@ -9,14 +11,22 @@ the crawl's CPU per page).
 Each line leaves the process as it is written (a flush, about 1.5 us an item): a cluster
 node acks a request once its items have been exported, so a line still in a buffer when
 the node is SIGKILLed would be lost for good, its request already gone from the queue.
+
+`JsonFieldsCsvItemExporter` (format `csv`, so `-o x.csv`): Scrapy's CSV exporter writes a
+list of strings comma-joined (a category holding a comma cannot be told from two) and
+anything nested as Python's repr (`[{'airline': ...}]`), which no spreadsheet formula or
+parser reads. Here every list and dict field is one JSON cell (`["Pizza", "Bars"]`,
+`[{"airline": "Lufthansa", ...}]`); the csv module quotes the cell, json.loads reads it
+back. Scalars stay as Scrapy writes them. Each row is flushed, as above.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from functools import cache
 
-from scrapy.exporters import JsonLinesItemExporter
+from scrapy.exporters import CsvItemExporter, JsonLinesItemExporter
 
 
 @cache
@@ -39,3 +49,33 @@ class DataclassJsonLinesItemExporter(JsonLinesItemExporter):
                 return
         super().export_item(item)
         self.file.flush()
+
+    def export_items(self, items) -> None:
+        """A page's items (crawlers/batches.py) in one write and one flush, same lines."""
+        if self.fields_to_export is not None or not all(
+            dataclasses.is_dataclass(i) and plain_fields(type(i)) for i in items
+        ):
+            for item in items:
+                self.export_item(item)
+            return
+        encode = self.encoder.encode
+        lines = [encode({n: getattr(i, n) for n in plain_fields(type(i))}) + "\n" for i in items]
+        self.file.write("".join(lines).encode(self.encoding))
+        self.file.flush()
+
+
+def json_cell(value):
+    """A list, tuple or dict as JSON text; anything else unchanged."""
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
+
+
+class JsonFieldsCsvItemExporter(CsvItemExporter):
+    def serialize_field(self, field, name, value):
+        serializer = field.get("serializer")
+        return serializer(value) if serializer else json_cell(value)
+
+    def export_item(self, item) -> None:
+        super().export_item(item)
+        self.stream.buffer.flush()

@@ -136,8 +136,12 @@ if BLOCK_RESOURCES:
 FILES_STORE = env_str("FILES_STORE", f"{DATA_DIR}/pdfs")
 DATABASE_URL = env_str("DATABASE_URL")
 FEED_EXPORT_ENCODING = "utf-8"
-# Same lines as Scrapy's jsonlines exporter, a quarter of the CPU for dataclass items.
-FEED_EXPORTERS = {"jsonlines": "crawlers.exporters.DataclassJsonLinesItemExporter"}
+# Same lines as Scrapy's jsonlines exporter, a quarter of the CPU for dataclass items; CSV
+# with list and dict fields as JSON cells (README "Where output goes").
+FEED_EXPORTERS = {
+    "jsonlines": "crawlers.exporters.DataclassJsonLinesItemExporter",
+    "csv": "crawlers.exporters.JsonFieldsCsvItemExporter",
+}
 
 # --- businesses (crawlers/spiders/businesses.py, README "businesses") ----------------------
 # Accept/reject rules for listings: a file, empty to keep every listing, or None (unset)
