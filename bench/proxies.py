@@ -4,7 +4,8 @@
 
 Crawls the probe sandbox site with the `proxied` test spider: direct (no proxies), then
 through N local forward proxies (sandbox.proxy) with Scrapy 2.19's own downloader, then
-through the same proxies with crawlers.downloader.PacedDownloader (the project's default).
+through the same proxies with crawlers.internals.downloader.PacedDownloader (the project's
+default).
 For each: wall time, pages per second, CPU seconds of the crawl's process tree, and (through
 proxies) the largest number of requests in flight to the site at once, counted by the
 proxies. The proxies run in this process; their CPU is not in the crawl's.

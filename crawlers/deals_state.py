@@ -31,7 +31,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from crawlers.cluster import connection
+from crawlers import redis_scripts
+from crawlers.cluster import connection, keys
 from crawlers.cluster.scheduler import run_token
 from crawlers.jobs import job_id
 
@@ -75,31 +76,6 @@ class MemoryState:
         return sum(self.planned.values())
 
 
-# KEYS: in, found. ARGV: region, outcome, deals JSON, regions per origin, ttl seconds.
-# Returns {first} or, once the origin is complete, {first, region, deals, region, ...}.
-_RECORD = """
-local first = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
-if first == 1 then
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-  redis.call('EXPIRE', KEYS[1], ARGV[5])
-  redis.call('EXPIRE', KEYS[2], ARGV[5])
-end
-if redis.call('HLEN', KEYS[1]) < tonumber(ARGV[4]) then return {first} end
-local result = redis.call('HGETALL', KEYS[2])
-table.insert(result, 1, first)
-return result
-"""
-
-# KEYS: planned. ARGV: origin, n, ttl seconds. Returns the sum over every origin.
-_PLAN = """
-redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-local total = 0
-for _, n in ipairs(redis.call('HVALS', KEYS[1])) do total = total + tonumber(n) end
-return total
-"""
-
-
 class ArgsMismatch(Exception):
     """Another node of the same run crawls other origins, regions or top."""
 
@@ -111,9 +87,9 @@ class RedisState:
         self.client = client
         self.regions = regions
         self.ttl = max(1, int(ttl))
-        self.prefix = f"deals:{{{job}}}:{run}:"
-        self._record = client.register_script(_RECORD)
-        self._plan = client.register_script(_PLAN)
+        self.prefix = keys.deals_prefix(job, run)
+        self._record = redis_scripts.script(client, "deals_record")
+        self._plan = redis_scripts.script(client, "deals_plan")
 
     def agree(self, args: dict[str, Any]) -> None:
         """Raise ArgsMismatch unless `args` are those of the run's first node: ranking needs

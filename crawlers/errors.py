@@ -9,6 +9,7 @@ The `crawl` command (crawlers/commands/crawl.py) prints the message and sets the
 from __future__ import annotations
 
 import asyncio
+from weakref import WeakKeyDictionary
 
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
@@ -20,11 +21,22 @@ class ConfigError(Exception):
     exit_code = EXIT_CONFIG
 
 
+# Beside each crawler rather than attributes added to Scrapy's Crawler: the first fatal
+# error (message, exit code), and the task closing the crawl (kept so that it is not
+# garbage-collected before it runs).
+_FATAL: WeakKeyDictionary = WeakKeyDictionary()
+_STOPPING: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def fatal_error(crawler) -> tuple[str, int] | None:
+    """The (message, exit code) stop_crawl() was first called with, or None."""
+    return _FATAL.get(crawler)
+
+
 def stop_crawl(crawler, message: str, reason: str = "config_error", exit_code: int = 2) -> None:
     """Close the crawl from anywhere inside it and make the process exit with `message`."""
-    if getattr(crawler, "fatal_error", None) is None:
-        crawler.fatal_error = (message, exit_code)
+    if crawler not in _FATAL:
+        _FATAL[crawler] = (message, exit_code)
         crawler.stats.set_value("fatal_error", message)
     if crawler.engine is not None and crawler.engine.running:
-        # Kept on the crawler so the task is not garbage-collected before it runs.
-        crawler.stop_task = asyncio.ensure_future(crawler.engine.close_spider_async(reason=reason))
+        _STOPPING[crawler] = asyncio.ensure_future(crawler.engine.close_spider_async(reason=reason))

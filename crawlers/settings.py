@@ -55,8 +55,8 @@ AUTOTHROTTLE_START_DELAY = 0.25
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
 # Scrapy 2.19 does not enforce CONCURRENT_REQUESTS_PER_DOMAIN under the asyncio reactor;
-# this downloader does (crawlers/downloader.py).
-DOWNLOADER = "crawlers.downloader.PacedDownloader"
+# this downloader does (crawlers/internals/downloader.py).
+DOWNLOADER = "crawlers.internals.downloader.PacedDownloader"
 DOWNLOAD_TIMEOUT = 30
 ROBOTSTXT_OBEY = False
 USER_AGENT = (
@@ -180,7 +180,9 @@ CRAWL_JOB = env_str("CRAWL_JOB")
 NODE_ID = env_str("NODE_ID")
 # With REDIS_URL (environment or `-s`) this add-on swaps in the shared queue with leases of
 # crawlers/cluster: same spiders, same commands; without it Scrapy's own scheduler runs.
-ADDONS = {"crawlers.cluster.addon.Cluster": 0}
+# VersionCheck: one warning line when Scrapy or a plugin is at a version whose internals the
+# project was not checked on (crawlers/internals).
+ADDONS = {"crawlers.cluster.addon.Cluster": 0, "crawlers.internals.VersionCheck": 0}
 # A request taken by a node that stops renewing it (the node died) goes back to the others.
 CLUSTER_LEASE_SECONDS = 60
 # How often an idle node looks for shared work, and renews its leases.

@@ -5,7 +5,8 @@ claim moves the request from `queue` to `leases` with an expiry; the node acks i
 response (or failure) has been fully handled, and renews its leases while it works. A
 lease that expires (its node died or hung) puts the request back in the queue.
 
-Every key of a job shares the hash tag `{<job>}`, so the scripts also run on Redis Cluster:
+Every key of a job shares the hash tag `{<job>}`, so the scripts (crawlers/redis_scripts/
+queue_*.lua) also run on Redis Cluster; the names are built in crawlers/cluster/keys.py:
   cluster:{job}:meta      hash: run (token of the current run), done, seq, requeued
   cluster:{job}:queue     sorted set: request id -> -priority (FIFO within a priority)
   cluster:{job}:requests  hash: request id -> serialized request
@@ -28,170 +29,12 @@ from dataclasses import dataclass
 
 import redis
 
-KEYS = ("meta", "queue", "requests", "prio", "leases", "owners", "seen", "nodes", "starting")
-_COUNT_KEYS = ("meta", "queue", "requests", "prio", "leases", "owners", "nodes", "starting")
+from crawlers import redis_scripts
+from crawlers.cluster.keys import QUEUE_NAMES, queue_keys
 
-_NOW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-"""
-
-# KEYS[1] is meta, ARGV[1] the node's run token: -1 if the job's run is gone (Redis lost
-# it), -2 if another run replaced it (it had finished).
-_SAME_RUN = """
-local run = redis.call('HGET', KEYS[1], 'run')
-if run ~= ARGV[1] then
-  if run then return -2 end
-  return -1
-end
-"""
-
-# KEYS: meta queue requests prio leases owners; after `_NOW`.
-_REQUEUE_EXPIRED = """
-local expired = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 1000)
-for _, id in ipairs(expired) do
-  redis.call('ZREM', KEYS[5], id)
-  redis.call('HDEL', KEYS[6], id)
-  local score = redis.call('HGET', KEYS[4], id)
-  if score then
-    redis.call('ZADD', KEYS[2], score, id)
-    redis.call('HINCRBY', KEYS[1], 'requeued', 1)
-  end
-end
-"""
-
-# KEYS: all of KEYS. ARGV: node, new run token, lease ms. Returns the run token in force.
-_OPEN = (
-    _NOW
-    + """
-local run = redis.call('HGET', KEYS[1], 'run')
-if (not run) or redis.call('HEXISTS', KEYS[1], 'done') == 1 then
-  for i = 1, #KEYS do redis.call('DEL', KEYS[i]) end
-  run = ARGV[2]
-  redis.call('HSET', KEYS[1], 'run', run, 'started_ms', now)
-end
-redis.call('ZADD', KEYS[8], now + tonumber(ARGV[3]), ARGV[1])
-redis.call('SADD', KEYS[9], ARGV[1])
-return run
-"""
-)
-
-# KEYS: meta queue requests prio seen. ARGV: run, fingerprint ('' = never filtered), score,
-# payload. Returns 1 queued, 0 already seen.
-_PUSH = (
-    _SAME_RUN
-    + """
-if ARGV[2] ~= '' and redis.call('SADD', KEYS[5], ARGV[2]) == 0 then return 0 end
-local id = string.format('%015d', redis.call('HINCRBY', KEYS[1], 'seq', 1))
-redis.call('HSET', KEYS[3], id, ARGV[4])
-redis.call('HSET', KEYS[4], id, ARGV[3])
-redis.call('ZADD', KEYS[2], ARGV[3], id)
-return 1
-"""
-)
-
-# KEYS: meta seen. ARGV: run, fingerprint. For requests kept on one node: 1 new, 0 seen.
-_SEE = _SAME_RUN + "return redis.call('SADD', KEYS[2], ARGV[2])"
-
-# KEYS: meta queue requests prio leases owners. ARGV: run, node, lease ms.
-# Returns {} (nothing pending) or {id, payload}.
-_CLAIM = (
-    _NOW
-    + _SAME_RUN
-    + _REQUEUE_EXPIRED
-    + """
-while true do
-  local top = redis.call('ZRANGE', KEYS[2], 0, 0)
-  if #top == 0 then return {} end
-  local id = top[1]
-  redis.call('ZREM', KEYS[2], id)
-  local payload = redis.call('HGET', KEYS[3], id)
-  if payload then
-    redis.call('ZADD', KEYS[5], now + tonumber(ARGV[3]), id)
-    redis.call('HSET', KEYS[6], id, ARGV[2])
-    return {id, payload}
-  end
-end
-"""
-)
-
-# KEYS: meta leases nodes. ARGV: run, node, lease ms, ids...
-_RENEW = (
-    _NOW
-    + _SAME_RUN
-    + """
-local expiry = now + tonumber(ARGV[3])
-redis.call('ZADD', KEYS[3], expiry, ARGV[2])
-for i = 4, #ARGV do redis.call('ZADD', KEYS[2], 'XX', expiry, ARGV[i]) end
-return 1
-"""
-)
-
-# KEYS: queue requests prio leases owners. ARGV: ids. Forgets handled requests (wherever
-# they are: a lease that expired meanwhile put its request back in the queue).
-_ACK = """
-for i = 1, #ARGV do
-  redis.call('ZREM', KEYS[4], ARGV[i])
-  redis.call('ZREM', KEYS[1], ARGV[i])
-  redis.call('HDEL', KEYS[5], ARGV[i])
-  redis.call('HDEL', KEYS[2], ARGV[i])
-  redis.call('HDEL', KEYS[3], ARGV[i])
-end
-return 1
-"""
-
-# KEYS: queue prio leases owners. ARGV: ids. Puts leased requests back at once.
-_RELEASE = """
-for i = 1, #ARGV do
-  if redis.call('ZREM', KEYS[3], ARGV[i]) == 1 then
-    redis.call('HDEL', KEYS[4], ARGV[i])
-    local score = redis.call('HGET', KEYS[2], ARGV[i])
-    if score then redis.call('ZADD', KEYS[1], score, ARGV[i]) end
-  end
-end
-return 1
-"""
-
-# KEYS: meta queue requests prio leases owners nodes starting; after `_NOW`. Counts the live
-# nodes still in their start(), forgetting dead ones.
-_COUNT = (
-    _REQUEUE_EXPIRED
-    + """
-local starting = 0
-for _, node in ipairs(redis.call('SMEMBERS', KEYS[8])) do
-  local alive = redis.call('ZSCORE', KEYS[7], node)
-  if alive and tonumber(alive) > now then
-    starting = starting + 1
-  else
-    redis.call('SREM', KEYS[8], node)
-  end
-end
-local pending = redis.call('ZCARD', KEYS[2])
-local leased = redis.call('ZCARD', KEYS[5])
-"""
-)
-
-# KEYS: as _COUNT. ARGV: run. Returns {pending, leased, nodes_starting, done}.
-_STATUS = (
-    _NOW
-    + _SAME_RUN
-    + _COUNT
-    + "return {pending, leased, starting, redis.call('HEXISTS', KEYS[1], 'done')}"
-)
-
-# KEYS: as _COUNT. ARGV: run. Marks the run finished if, at this instant, no request is
-# pending or leased and no node is starting (so the next crawl of the job starts fresh).
-# Returns 1 if the run is (now) done, 0 if work appeared since the caller last looked.
-_DONE = (
-    _NOW
-    + _SAME_RUN
-    + _COUNT
-    + """
-if pending + leased + starting > 0 then return 0 end
-redis.call('HSETNX', KEYS[1], 'done', now)
-return 1
-"""
-)
+KEYS = QUEUE_NAMES
+_COUNT_KEYS = tuple(name for name in KEYS if name != "seen")
+SCRIPTS = ("open", "push", "see", "claim", "renew", "ack", "release", "status", "done")
 
 
 class RunOver(Exception):
@@ -223,22 +66,10 @@ class LeasedQueue:
         self.job = job
         self.node = node
         self.lease_ms = max(1, int(lease_seconds * 1000))
-        self.keys = {name: f"cluster:{{{job}}}:{name}" for name in KEYS}
+        self.keys = queue_keys(job)
         self.run = ""
-        self._scripts = {
-            name: client.register_script(source)
-            for name, source in {
-                "open": _OPEN,
-                "push": _PUSH,
-                "see": _SEE,
-                "claim": _CLAIM,
-                "renew": _RENEW,
-                "ack": _ACK,
-                "release": _RELEASE,
-                "status": _STATUS,
-                "done": _DONE,
-            }.items()
-        }
+        scripts = redis_scripts.register(client, *(f"queue_{name}" for name in SCRIPTS))
+        self._scripts = {name: scripts[f"queue_{name}"] for name in SCRIPTS}
 
     def _k(self, *names: str) -> list[str]:
         return [self.keys[name] for name in names]

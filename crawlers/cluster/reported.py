@@ -14,25 +14,14 @@ from __future__ import annotations
 
 import logging
 
+from crawlers import redis_scripts
 from crawlers.cluster import connection
+from crawlers.cluster.keys import STATE_TTL_SECONDS
 from crawlers.cluster.scheduler import run_key
 
 logger = logging.getLogger(__name__)
 
-TTL_SECONDS = 7 * 24 * 3600  # a finished run's record is not needed for long
 WRITTEN = "\x00written"  # not a request's token
-
-# KEYS[1] the run's hash; ARGV: unit, owner, ttl. 1 when this owner is to report the unit.
-_CLAIM = """
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-if not current then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  current = ARGV[2]
-end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-if current == ARGV[2] then return 1 end
-return 0
-"""
 
 
 class ReportedInRun:
@@ -42,7 +31,7 @@ class ReportedInRun:
         self.crawler = crawler
         self.kind = kind
         self.client = connection.client(crawler.settings)
-        self._claim = self.client.register_script(_CLAIM)
+        self._claim = redis_scripts.script(self.client, "reported_claim")
         self._key: str | None = None
 
     @property
@@ -55,7 +44,7 @@ class ReportedInRun:
         """Whether `owner` may report `member`: nobody had, or the same owner did and its
         line was not written (its request came back after its node died)."""
         try:
-            return bool(self._claim(keys=[self.key], args=[member, owner, TTL_SECONDS]))
+            return bool(self._claim(keys=[self.key], args=[member, owner, STATE_TTL_SECONDS]))
         except connection.UNAVAILABLE as exc:
             self._unavailable(member, exc)
             return True

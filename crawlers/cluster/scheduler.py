@@ -19,6 +19,7 @@ CRAWL_JOB (default: the spider's name); nodes share one queue and one set of fin
 
 from __future__ import annotations
 
+import importlib
 import logging
 import pickle
 import time
@@ -31,14 +32,43 @@ from scrapy.http import Request
 from scrapy.utils.asyncio import create_looping_call
 from scrapy.utils.request import request_from_dict
 
-from crawlers.cluster import connection
+from crawlers.cluster import connection, keys
 from crawlers.cluster.connection import UNAVAILABLE, describe
 from crawlers.cluster.queue import LeasedQueue, RunOver
 from crawlers.env import redact_url
-from crawlers.errors import EXIT_FAILED, stop_crawl
+from crawlers.errors import EXIT_FAILED, ConfigError, stop_crawl
+from crawlers.internals.engine import on_request_done, set_idle_poll
 from crawlers.jobs import job_id, node_id
 
 logger = logging.getLogger(__name__)
+
+
+class _Pickle:
+    """Requests pickled as Scrapy's disk queues do (protocol 4: Python 3.4 and later)."""
+
+    @staticmethod
+    def dumps(obj) -> bytes:
+        return pickle.dumps(obj, protocol=4)
+
+    loads = staticmethod(pickle.loads)
+
+
+def serializer(settings):
+    """SCHEDULER_SERIALIZER as scrapy-redis reads it (a module path, or an object with
+    `dumps` and `loads`); default: pickle. Every node of a job must use the same."""
+    chosen = settings.get("SCHEDULER_SERIALIZER")
+    if not chosen:
+        return _Pickle
+    if isinstance(chosen, str):
+        try:
+            chosen = importlib.import_module(chosen)
+        except ImportError as exc:
+            raise ConfigError(
+                f"SCHEDULER_SERIALIZER {chosen!r} cannot be imported: {exc}"
+            ) from None
+    if not (callable(getattr(chosen, "dumps", None)) and callable(getattr(chosen, "loads", None))):
+        raise ConfigError("SCHEDULER_SERIALIZER must have dumps() and loads()")
+    return chosen
 
 
 class Scheduler(BaseScheduler):
@@ -60,6 +90,7 @@ class Scheduler(BaseScheduler):
         self.redis_wait = settings.getfloat("CLUSTER_REDIS_WAIT", 300.0)
         self.ack_delay = settings.getfloat("CLUSTER_ACK_DELAY", 0.0)
         self.debug_dupes = settings.getbool("DUPEFILTER_DEBUG")
+        self.serializer = serializer(settings)
         self.node = node_id(settings)
         self.queue: LeasedQueue | None = None
         self.spider = None
@@ -116,21 +147,11 @@ class Scheduler(BaseScheduler):
         self.queue = LeasedQueue(self.client, job, self.node, self.lease_seconds)
         run = self.queue.open()
         engine = self.crawler.engine
-        # The engine hands a request back through its slot once the response (or failure)
-        # and everything the callback produced are handled: the moment to ack. Scrapy has
-        # no signal for it.
-        slot = engine._slot
-        remove_request = slot.remove_request
-
-        def remove_and_ack(request):
-            lease = self._leased.pop(request, None)
-            if lease is not None:
-                self._ack(lease)
-            remove_request(request)
-
-        slot.remove_request = remove_and_ack
+        # Once the response (or failure) and everything the callback produced are
+        # handled: the moment to ack.
+        on_request_done(engine, self._request_done)
         # An idle node looks for shared work at each engine heartbeat (5 s by default).
-        engine._SLOT_HEARTBEAT_INTERVAL = self.poll_interval
+        set_idle_poll(engine, self.poll_interval)
         self.crawler.signals.connect(self._spider_idle, signals.spider_idle, weak=False)
         self._ticker = create_looping_call(self._tick)
         self._ticker.start(self.poll_interval, now=False)
@@ -209,7 +230,7 @@ class Scheduler(BaseScheduler):
         if fingerprint in self._seen_here:
             return self._counted(request, False)
         try:
-            payload = pickle.dumps(request.to_dict(spider=self.spider), protocol=4)
+            payload = self.serializer.dumps(request.to_dict(spider=self.spider))
         except (ValueError, TypeError, AttributeError, pickle.PicklingError) as exc:
             return self._enqueue_local(request, fingerprint, exc)
         if self._down_since is None:
@@ -247,7 +268,7 @@ class Scheduler(BaseScheduler):
                 return None
             lease, payload = claimed
             try:
-                request = request_from_dict(pickle.loads(payload), spider=self.spider)
+                request = request_from_dict(self.serializer.loads(payload), spider=self.spider)
             except Exception as exc:
                 # From another version of the spider, say; leased forever it would come
                 # back again and again.
@@ -261,6 +282,11 @@ class Scheduler(BaseScheduler):
             return request
 
     # -- internals ------------------------------------------------------------------------
+    def _request_done(self, request: Request) -> None:
+        lease = self._leased.pop(request, None)
+        if lease is not None:
+            self._ack(lease)
+
     def _fingerprint(self, request: Request) -> str:
         return self.crawler.request_fingerprinter.fingerprint(request).hex()
 
@@ -507,7 +533,7 @@ def node_scheduler(crawler) -> Scheduler | None:
         engine = crawler.engine
     except RuntimeError:  # Scrapy's "not set yet", before the crawl starts
         return None
-    scheduler = getattr(getattr(engine, "_slot", None), "scheduler", None)
+    scheduler = getattr(engine, "scheduler", None)  # public since Scrapy 2.19
     # Not isinstance(): BaseScheduler's metaclass makes any scheduler-shaped object pass.
     return scheduler if Scheduler in type(scheduler).__mro__ else None
 
@@ -529,4 +555,4 @@ def run_key(crawler, kind: str, name: str) -> str:
     """The Redis key of state kept beside the queue for this run (`<kind>:{<job>}:<name>:
     <run>`): an earlier run's state of the same job is never taken for this one's. Look it
     up once the scheduler has opened the run (not while the spider is being built)."""
-    return f"{kind}:{{{job_id(crawler)}}}:{name}:{run_token(crawler) or 'norun'}"
+    return keys.run_key(job_id(crawler), kind, name, run_token(crawler))

@@ -11,7 +11,8 @@ from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.conf import arglist_to_dict
 from scrapy.utils.project import get_project_settings
 
-from crawlers.errors import EXIT_CONFIG, ConfigError
+from crawlers.errors import EXIT_CONFIG, ConfigError, fatal_error
+from crawlers.internals.engine import create_crawler
 from crawlers.setting_checks import check_overrides
 
 
@@ -40,7 +41,7 @@ class Command(ScrapyCrawlCommand):
     def run(self, args, opts) -> None:
         if len(args) != 1:
             raise UsageError("scrapy crawl takes exactly one spider name")
-        crawler = self._create_crawler(args[0])
+        crawler = create_crawler(self, args[0])
         errors: list[tuple[str, int]] = []
 
         def done(task) -> None:
@@ -55,7 +56,7 @@ class Command(ScrapyCrawlCommand):
         task = self.crawler_process.crawl(crawler, **opts.spargs)
         task.add_done_callback(done)
         self.crawler_process.start()
-        fatal = errors[0] if errors else getattr(crawler, "fatal_error", None)
+        fatal = errors[0] if errors else fatal_error(crawler)
         if fatal:
             message, code = fatal
             print(f"error: {message}", file=sys.stderr, flush=True)

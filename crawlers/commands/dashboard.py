@@ -41,7 +41,7 @@ async def serve(app: web.Application, host: str, port: int, source: str) -> None
     except OSError as exc:
         await runner.cleanup()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    bound = site._server.sockets[0].getsockname()[1]
+    bound = runner.addresses[0][1]
     shown = f"[{host}]" if ":" in host else host
     print(f"dashboard: http://{shown}:{bound}/ (reading {source})", flush=True)
     stop = asyncio.Event()

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from scrapy.extensions.corestats import CoreStats as ScrapyCoreStats
 
+from crawlers.internals.engine import stats_started
+
 
 class CoreStats(ScrapyCoreStats):
     def spider_closed(self, spider, reason: str) -> None:
-        if self.start_time is None or self._start_time_mono is None:
+        if not stats_started(self):
             return
         super().spider_closed(spider, reason)

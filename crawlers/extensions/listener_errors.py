@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from playwright._impl._errors import Error as PlaywrightError
+from playwright.async_api import Error as PlaywrightError
 from scrapy import signals
 
 MESSAGE = "Unhandled error in an event listener"

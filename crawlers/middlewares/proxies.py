@@ -46,6 +46,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.misc import build_from_crawler, load_object
 from twisted.internet import task
 
+from crawlers.cluster import connection, keys
 from crawlers.cluster.scheduler import run_token
 from crawlers.errors import ConfigError, stop_crawl
 from crawlers.jobs import job_id
@@ -188,8 +189,8 @@ class ProxyRotationMiddleware:
             return LocalHealth(ids, **kwargs)
         import redis
 
-        client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=10)
-        key = f"crawlers:{job_id(crawler)}:proxy-health"
+        client = connection.client(settings, timeout=10)
+        key = keys.proxy_health(job_id(crawler))
         health = RedisHealth(ids, client, key, **kwargs)
         try:
             client.ping()

@@ -20,6 +20,7 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Request, Response
 from scrapy.utils.response import response_status_message
 
+from crawlers.internals.engine import retry_request
 from crawlers.middlewares.page_check import PageRejected, page_problem
 
 
@@ -61,7 +62,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
             return await self._retry_rejected(request, response, problem)
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
-        retry = self._retry(request, response_status_message(response.status))
+        retry = retry_request(self, request, response_status_message(response.status))
         if retry is None:
             return response
         await self._wait(retry, parse_retry_after(response.headers.get(b"Retry-After")))
@@ -70,7 +71,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
     async def _retry_rejected(self, request: Request, response: Response, problem: str):
         retry = None
         if not request.meta.get("dont_retry", False):
-            retry = self._retry(request, f"page {problem}")
+            retry = retry_request(self, request, f"page {problem}")
         if retry is None:
             self.crawler.stats.inc_value(f"pages/gave_up/{problem}")
             raise PageRejected(problem, response.url)
@@ -82,7 +83,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
             exception, self.exceptions_to_retry
         ):
             return None
-        retry = self._retry(request, exception)
+        retry = retry_request(self, request, exception)
         if retry is None:
             return None
         await self._wait(retry, None)

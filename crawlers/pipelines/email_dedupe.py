@@ -40,71 +40,10 @@ from dataclasses import dataclass
 
 from scrapy.http import Request
 
+from crawlers import redis_scripts
 from crawlers.cluster import connection
+from crawlers.cluster.keys import STATE_TTL_SECONDS
 from crawlers.cluster.scheduler import node_scheduler, run_key
-
-# KEYS: the run's hash, its claims hash. ARGV: target (0: none), page, the page's request
-# id in the queue ('' : none, the claim is final at once), the claiming node, addresses
-# (distinct).
-# Returns {count, addresses new to this page}.
-_CLAIM = """
-local target = tonumber(ARGV[1])
-local page = ARGV[2]
-local count = redis.call('HLEN', KEYS[1])
-local new = {}
-for i = 5, #ARGV do
-  local owner = redis.call('HGET', KEYS[1], ARGV[i])
-  if owner == page then
-    new[#new + 1] = ARGV[i]
-  elseif (not owner) and (target == 0 or count < target) then
-    redis.call('HSET', KEYS[1], ARGV[i], page)
-    count = count + 1
-    new[#new + 1] = ARGV[i]
-  end
-end
-if #new > 0 and ARGV[3] ~= '' then
-  local record = ARGV[3] .. '\\n' .. ARGV[4] .. '\\n' .. table.concat(new, '\\n')
-  redis.call('HSET', KEYS[2], page, record)
-  redis.call('EXPIRE', KEYS[2], 604800)
-end
--- A finished run's hash is not needed for long: a week, renewed by every claim.
-redis.call('EXPIRE', KEYS[1], 604800)
-return {count, new}
-"""
-
-# KEYS: the run's hash, its claims hash, and the queue's requests, leases and owners.
-# ARGV: this node. Returns {count, addresses pending (see Standing), released}.
-_SETTLE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local waiting, released = 0, 0
-local records = redis.call('HGETALL', KEYS[2])
-for i = 1, #records, 2 do
-  local page, record = records[i], records[i + 1]
-  local addresses = {}
-  for line in string.gmatch(record, '[^\\n]+') do addresses[#addresses + 1] = line end
-  local id, claimer = addresses[1], addresses[2]
-  local expiry = redis.call('ZSCORE', KEYS[4], id)
-  if expiry and tonumber(expiry) > now then
-    -- Stored for sure only if this node claimed them and holds the page: a page of a node
-    -- that died, taken again by this one, has not claimed them again yet.
-    if claimer ~= ARGV[1] or redis.call('HGET', KEYS[5], id) ~= ARGV[1] then
-      waiting = waiting + #addresses - 2
-    end
-  else
-    if redis.call('HEXISTS', KEYS[3], id) == 1 then
-      for j = 3, #addresses do
-        if redis.call('HGET', KEYS[1], addresses[j]) == page then
-          redis.call('HDEL', KEYS[1], addresses[j])
-          released = released + 1
-        end
-      end
-    end
-    redis.call('HDEL', KEYS[2], page)
-  end
-end
-return {redis.call('HLEN', KEYS[1]), waiting, released}
-"""
 
 
 @dataclass(frozen=True)
@@ -151,8 +90,8 @@ class RedisAddresses:
         self.target = target
         self.crawler = crawler
         self.client = connection.client(crawler.settings)
-        self.script = self.client.register_script(_CLAIM)
-        self.settle_script = self.client.register_script(_SETTLE)
+        self.script = redis_scripts.script(self.client, "emails_claim")
+        self.settle_script = redis_scripts.script(self.client, "emails_settle")
         self._keys: list[str] | None = None
         self.scheduler = None  # the node's cluster scheduler, found with the keys
         self.count = 0
@@ -185,7 +124,14 @@ class RedisAddresses:
         # queue has no lease to watch, its claim is final at once.
         lease = self.scheduler.lease_of(request) if self.target and len(keys) > 2 else ""
         node = self.scheduler.node if lease else ""
-        args = [self.target, self.page(request), lease, node, *dict.fromkeys(addresses)]
+        args = [
+            self.target,
+            self.page(request),
+            lease,
+            node,
+            STATE_TTL_SECONDS,
+            *dict.fromkeys(addresses),
+        ]
         count, new = self.script(keys=keys[:2], args=args)
         self.count = int(count)
         return [a.decode() if isinstance(a, bytes) else a for a in new]

@@ -15,6 +15,7 @@ import asyncio
 import time
 from urllib.parse import urlsplit
 
+from crawlers.internals.playwright import open_contexts
 from crawlers.proxies.proxylist import Proxy
 
 CONTEXT_PREFIX = "proxy-"
@@ -50,9 +51,7 @@ class ProxyContexts:
 
     def open_contexts(self, scheme: str) -> dict:
         """scrapy-playwright's open contexts for a scheme (a handler and browser each)."""
-        downloader = getattr(running_engine(self.crawler), "downloader", None)
-        handler = getattr(getattr(downloader, "handlers", None), "_handlers", {}).get(scheme)
-        return getattr(handler, "context_wrappers", None) or {}
+        return open_contexts(running_engine(self.crawler), scheme)
 
     def _busy(self, scheme: str) -> set[str]:
         return {name for (s, name), n in self._inflight.items() if s == scheme and n > 0}

@@ -12,7 +12,8 @@ The rule (same in both stores):
 `LocalHealth` keeps this in the process. `RedisHealth` keeps it in one Redis hash per
 crawl job, so every node of a job sees the same bans and rests: a ban is between a proxy
 and the site a job crawls, so another job (another site) keeps its own view of the same
-proxy. Changes are atomic Lua scripts; each node re-reads the hash every few seconds.
+proxy. Changes are atomic Lua scripts (crawlers/redis_scripts/proxy_*.lua); each node
+re-reads the hash every few seconds.
 
 Both also know whether a page has got through any proxy yet (`served`): in Redis per run
 of the job (a field `served <run>` of the same hash, never a proxy id), so a node joining
@@ -25,6 +26,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+
+from crawlers import redis_scripts
+from crawlers.cluster.keys import STATE_TTL_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -120,51 +124,17 @@ class LocalHealth:
         return result
 
 
-# KEYS[1]: the job's hash; ARGV: proxy id, now, threshold, rest base, rest max, key ttl.
-# A field holds "failures rests until"; no field means a healthy proxy.
-_BAN = """
-local f, r, u = 0, 0, 0
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if v then
-  local a, b, c = string.match(v, '(%S+) (%S+) (%S+)')
-  f, r, u = tonumber(a), tonumber(b), tonumber(c)
-end
-local now = tonumber(ARGV[2])
-local rest = 0
-if u <= now then
-  f = f + 1
-  if f >= tonumber(ARGV[3]) or r > 0 then
-    rest = math.min(tonumber(ARGV[5]), tonumber(ARGV[4]) * 2 ^ math.min(r, 40))
-    u = now + rest
-    r = r + 1
-    f = 0
-  end
-  redis.call('HSET', KEYS[1], ARGV[1], string.format('%d %d %.3f', f, r, u))
-  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
-end
-return {f, r, string.format('%.3f', u), string.format('%.3f', rest)}
-"""
-_GOOD = """
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if v then
-  local u = tonumber(string.match(v, '%S+ %S+ (%S+)'))
-  if u <= tonumber(ARGV[2]) then redis.call('HDEL', KEYS[1], ARGV[1]) end
-end
-return 1
-"""
-
-
 class RedisHealth(LocalHealth):
     where = "shared through Redis"
     # Keys of finished jobs go away by themselves a while after their last change.
-    key_ttl = 7 * 24 * 3600
+    key_ttl = STATE_TTL_SECONDS
 
     def __init__(self, ids: list[str], client, key: str, **kwargs):
         super().__init__(ids, **kwargs)
         self.client = client
         self.key = key
-        self._ban = client.register_script(_BAN)
-        self._good = client.register_script(_GOOD)
+        self._ban = redis_scripts.script(client, "proxy_ban")
+        self._good = redis_scripts.script(client, "proxy_good")
         self._redis_down = False
         self._served_field = ""  # set once the run is known (join_run)
         self._served_shared = False

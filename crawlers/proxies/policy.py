@@ -31,7 +31,7 @@ from scrapy.exceptions import (
     ResponseDataLossError,
 )
 from twisted.internet import error as tx
-from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
+from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
 from crawlers.extraction.blocks import BLOCKED, DEFAULT_BLOCK_MARKERS, UNRECOGNISED, BlockDetector
 from crawlers.middlewares.page_check import page_problem

@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from crawlers import redis_scripts
+
 DEFAULT_PREFIX = "telemetry"
 DEFAULT_TTL = 24 * 3600
 DEFAULT_HISTORY_DAYS = 90.0
@@ -59,26 +61,6 @@ def series_point(snapshot: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# KEYS: current, PREFIX:JOB. ARGV: node, proposed run, now, silent_after, ttl.
-# The current run while any of its nodes is running, else the proposed one; this node
-# counts as running in it at once, so a node starting a moment later joins it too.
-_JOIN = """
-local run = redis.call('GET', KEYS[1])
-if run then
-  local live = KEYS[2] .. ':run:' .. run .. ':live'
-  if redis.call('ZCOUNT', live, tonumber(ARGV[3]) - tonumber(ARGV[4]), '+inf') == 0 then
-    run = false
-  end
-end
-if not run then run = ARGV[2] end
-redis.call('SET', KEYS[1], run, 'EX', ARGV[5])
-local live = KEYS[2] .. ':run:' .. run .. ':live'
-redis.call('ZADD', live, ARGV[3], ARGV[1])
-redis.call('EXPIRE', live, ARGV[5])
-return run
-"""
-
-
 class RedisStore:
     def __init__(
         self,
@@ -93,7 +75,7 @@ class RedisStore:
         self.ttl = int(ttl)
         self.history_seconds = int(history_days * 86400)
         self.history_runs = int(history_runs)
-        self._join = client.register_script(_JOIN)
+        self._join = redis_scripts.script(client, "telemetry_join")
 
     @classmethod
     def from_settings(cls, settings, url: str, timeout: float = 5.0, **kwargs) -> RedisStore:

@@ -1,0 +1,164 @@
+"""Everything that touches private internals of Scrapy or its plugins, in one place.
+
+Each use is a function or class of this package that says what it relies on, the version it
+was written for and the upstream issue when there is one:
+- engine.py: the moment a request is fully handled (the engine slot's `remove_request`,
+  the cluster's ack), how often an idle engine looks for work (`_SLOT_HEARTBEAT_INTERVAL`),
+  Scrapy's retry decision (`RetryMiddleware._retry`), whether CoreStats saw the spider open
+  (`_start_time_mono`), the crawl command's crawler (`ScrapyCommand._create_crawler`);
+- downloader.py: the downloader that keeps CONCURRENT_REQUESTS_PER_DOMAIN under asyncio
+  (`Downloader._process_queue`, scrapy/scrapy#6982);
+- playwright.py: scrapy-playwright's open browser contexts (`context_wrappers`, found
+  through the downloader's `_handlers`).
+
+RELIED_ON fingerprints the upstream source of each: tests/unit/test_internals.py fails
+when upstream changes one of them, so that a Scrapy or plugin upgrade starts with reading
+what changed. At the start of a crawl on versions other than CHECKED, one warning line
+(the VersionCheck add-on).
+
+Replaced by public API, so not here any more: `engine._slot.scheduler` (Scrapy 2.19's
+`engine.scheduler`), `playwright._impl._errors.Error` (`playwright.async_api.Error`),
+`twisted.web._newclient` (`twisted.web.client`), aiohttp's `site._server` (`runner.addresses`).
+No attribute is added to Scrapy's Crawler: crawlers/errors.py keeps a crawl's fatal error
+beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+from dataclasses import dataclass
+from importlib import metadata
+
+logger = logging.getLogger(__name__)
+
+# The distributions whose internals are used, at the versions the uses were written for.
+CHECKED = {"scrapy": "2.19.0", "scrapy-playwright": "0.0.48"}
+
+
+@dataclass(frozen=True)
+class Reliance:
+    target: str  # "module:qualname" of the upstream object whose source we rely on
+    fingerprint: str  # sha256 of its source, first 16 hex digits, at CHECKED
+    why: str
+
+
+RELIED_ON = (
+    Reliance(
+        "scrapy.core.engine:_Slot",
+        "46bba31332822794",
+        "remove_request(request) runs once per request, when its response or failure and "
+        "all the callback produced are handled (the cluster acks there)",
+    ),
+    Reliance(
+        "scrapy.core.engine:ExecutionEngine._start_request_processing",
+        "4fa182f2d7083737",
+        "the heartbeat starts with _SLOT_HEARTBEAT_INTERVAL after the scheduler opened",
+    ),
+    Reliance(
+        "scrapy.core.engine:ExecutionEngine.open_spider_async",
+        "79230bb759494237",
+        "the scheduler opens once the engine's _slot exists",
+    ),
+    Reliance(
+        "scrapy.downloadermiddlewares.retry:RetryMiddleware._retry",
+        "9a43b83008e97e47",
+        "_retry(request, reason) returns the retry request or None, honouring meta",
+    ),
+    Reliance(
+        "scrapy.extensions.corestats:CoreStats",
+        "341a8c1eb9856ccc",
+        "_start_time_mono is None until spider_opened",
+    ),
+    Reliance(
+        "scrapy.core.downloader:Downloader._process_queue",
+        "872b81a4bbb4cb1a",
+        "PacedDownloader replaces it (scrapy/scrapy#6982)",
+    ),
+    Reliance(
+        "scrapy.core.downloader:Downloader._wait_for_download",
+        "35ca6793c8795004",
+        "PacedDownloader schedules it as Scrapy's _process_queue does",
+    ),
+    Reliance(
+        "scrapy.core.downloader:Downloader._latercall",
+        "a63f8c948b8cc3b8",
+        "PacedDownloader schedules it as Scrapy's _process_queue does",
+    ),
+    Reliance(
+        "scrapy.utils.defer:_schedule_coro",
+        "559a320e3737e7cb",
+        "PacedDownloader starts each download as Scrapy's _process_queue does",
+    ),
+    Reliance(
+        "scrapy.commands:BaseRunSpiderCommand._create_crawler",
+        "65aff03062097154",
+        "the crawl command builds its crawler with it, as Scrapy's own does",
+    ),
+    Reliance(
+        "scrapy.core.downloader.handlers:DownloadHandlers._get_handler",
+        "b04cec7c61f042e4",
+        "_handlers maps a scheme to its loaded handler",
+    ),
+    Reliance(
+        "scrapy_playwright.handler:ScrapyPlaywrightDownloadHandler._create_browser_context",
+        "df448271082a6fb8",
+        "context_wrappers maps a context's name to its wrapper (.context) while it is open",
+    ),
+)
+
+
+def resolve(target: str):
+    module_name, qualname = target.split(":")
+    obj = __import__(module_name, fromlist=["_"])
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def fingerprint(target: str) -> str:
+    source = inspect.getsource(resolve(target))
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def unchecked() -> list[str]:
+    """'name installed (checked: version)' for each distribution at another version."""
+    found = []
+    for name, checked in CHECKED.items():
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue  # not installed: nothing of it is used
+        if installed != checked:
+            found.append(f"{name} {installed} (checked: {checked})")
+    return found
+
+
+_warned = False
+
+
+def warn_unchecked() -> bool:
+    """One warning line, once per process, if a version was not checked. True if warned."""
+    global _warned
+    versions = unchecked()
+    if _warned or not versions:
+        return False
+    _warned = True
+    logger.warning(
+        "Scrapy internals this project relies on were checked on other versions than %s;"
+        " run tests/unit/test_internals.py (see crawlers/internals)",
+        ", ".join(versions),
+    )
+    return True
+
+
+class VersionCheck:
+    """Add-on: the warning line at the start of a crawl."""
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls()
+
+    def update_settings(self, settings) -> None:
+        warn_unchecked()
