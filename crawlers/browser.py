@@ -69,6 +69,6 @@ def should_abort_request(request) -> bool:
 
 
 # Sent (`send_catch_log_async`) when the crawl needs no browser page for now: each
-# crawlers.browser_handler.BrowserHandler with no page open closes its browser and stops
+# crawlers.internals.browser_handler.BrowserHandler with no page open closes its browser and stops
 # Playwright. Here, not there: importing Playwright costs every crawl about 0.4 s.
 browser_idle = object()

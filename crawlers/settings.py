@@ -119,10 +119,10 @@ DOWNLOADER_MIDDLEWARES.update(
 HEADLESS = env_bool("HEADLESS", True)
 BLOCK_RESOURCES = env_bool("BLOCK_RESOURCES", True)
 # scrapy-playwright's handler, starting Playwright at the first browser page and letting it
-# go when told no page is needed for now (crawlers/browser_handler.py).
+# go when told no page is needed for now (crawlers/internals/browser_handler.py).
 DOWNLOAD_HANDLERS = {
-    "http": "crawlers.browser_handler.BrowserHandler",
-    "https": "crawlers.browser_handler.BrowserHandler",
+    "http": "crawlers.internals.browser_handler.BrowserHandler",
+    "https": "crawlers.internals.browser_handler.BrowserHandler",
 }
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
 PLAYWRIGHT_LAUNCH_OPTIONS = launch_options(headless=HEADLESS)

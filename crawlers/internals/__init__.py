@@ -9,7 +9,9 @@ was written for and the upstream issue when there is one:
 - downloader.py: the downloader that keeps CONCURRENT_REQUESTS_PER_DOMAIN under asyncio
   (`Downloader._process_queue`, scrapy/scrapy#6982);
 - playwright.py: scrapy-playwright's open browser contexts (`context_wrappers`, found
-  through the downloader's `_handlers`).
+  through the downloader's `_handlers`);
+- browser_handler.py: scrapy-playwright's download handler starting Playwright at the first
+  browser page and letting it go when no page is needed (its private methods).
 
 RELIED_ON fingerprints the upstream source of each: tests/unit/test_internals.py fails
 when upstream changes one of them, so that a Scrapy or plugin upgrade starts with reading
@@ -100,6 +102,46 @@ RELIED_ON = (
         "scrapy.core.downloader.handlers:DownloadHandlers._get_handler",
         "b04cec7c61f042e4",
         "_handlers maps a scheme to its loaded handler",
+    ),
+    Reliance(
+        "scrapy_playwright.handler:ScrapyPlaywrightDownloadHandler._maybe_launch_in_thread",
+        "4a47eac9990295bb",
+        "BrowserHandler overrides it: called once at engine start to launch",
+    ),
+    Reliance(
+        "scrapy_playwright.handler:ScrapyPlaywrightDownloadHandler._download_request",
+        "c1f8b082549c82e4",
+        "BrowserHandler wraps it: every browser request goes through it",
+    ),
+    Reliance(
+        "scrapy_playwright.handler:ScrapyPlaywrightDownloadHandler._maybe_future_from_coro",
+        "6a4728c1aa0569e3",
+        "BrowserHandler runs _launch through it, as the handler does",
+    ),
+    Reliance(
+        "scrapy_playwright.handler:ScrapyPlaywrightDownloadHandler._launch",
+        "8bea77949f035a3a",
+        "BrowserHandler calls it: starts Playwright and the browser",
+    ),
+    Reliance(
+        "scrapy_playwright.handler:ScrapyPlaywrightDownloadHandler._close",
+        "42175fdfeb8c7ed0",
+        "BrowserHandler calls it: stops the browser and Playwright",
+    ),
+    Reliance(
+        "scrapy_playwright.handler:ScrapyPlaywrightDownloadHandler.close",
+        "5d34f6e4961a67fc",
+        "BrowserHandler wraps it: the handler closing at the end of the crawl",
+    ),
+    Reliance(
+        "scrapy_playwright.handler:ScrapyPlaywrightDownloadHandler._get_total_page_count",
+        "c42b7b7db3f35989",
+        "BrowserHandler asks it whether a page is open",
+    ),
+    Reliance(
+        "scrapy_playwright.handler:ScrapyPlaywrightDownloadHandler._browser_disconnected_callback",
+        "91593df2c07eee5d",
+        "BrowserHandler removes it before closing the browser itself",
     ),
     Reliance(
         "scrapy_playwright.handler:ScrapyPlaywrightDownloadHandler._create_browser_context",

@@ -1,4 +1,10 @@
-"""scrapy-playwright's download handler, holding a browser only while one is needed."""
+"""scrapy-playwright's download handler, holding a browser only while one is needed.
+
+Written for scrapy-playwright 0.0.48: it overrides and calls the handler's private methods
+(`_maybe_launch_in_thread`, `_download_request`, `_launch`, `_close`,
+`_get_total_page_count`, `_browser_disconnected_callback`, `_maybe_future_from_coro`),
+fingerprinted in crawlers/internals/__init__.py.
+"""
 
 from __future__ import annotations
 
