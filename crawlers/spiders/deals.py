@@ -304,6 +304,8 @@ class DealsSpider(scrapy.Spider):
         it needs options), `unrecognised_page` for a page that is not of the site. The
         page is then retried, and its unit fails with that reason once retries are spent."""
         kind = response.meta.get("deals_kind")
+        # What an earlier attempt left must never stand for this one.
+        response.meta.pop(PARSED, None)
         if kind == "explore":
             parsed = parse_explore(response.text)
             problem = explore_problem(response.text, parsed)

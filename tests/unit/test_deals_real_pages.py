@@ -19,7 +19,7 @@ from scrapy.utils.test import get_crawler
 
 from crawlers.extraction import deals as ex
 from crawlers.extraction.blocks import NOT_RENDERED, UNRECOGNISED
-from crawlers.spiders.deals import DealsSpider
+from crawlers.spiders.deals import PARSED, DealsSpider
 from tests.real_pages import real_page, real_pages
 
 FOLDER = "deals/pages"
@@ -168,7 +168,13 @@ def test_a_page_still_loading_is_not_rendered_never_a_route_without_flights(spid
     assert ex.flights_problem(page.decode()) == NOT_RENDERED
     assert spider.page_problem(response(page, "expansion")) == NOT_RENDERED
     # Rendered or not, every real page holds the hidden "Loading results" bar.
-    assert spider.page_problem(response(real_page(RENDERED[0]), "expansion")) is None
+    good = response(real_page(RENDERED[0]), "expansion")
+    assert spider.page_problem(good) is None
+    # Read once: the callback takes what the check read; a later attempt's check drops it.
+    options, _ = good.meta[PARSED]
+    assert options
+    later = HtmlResponse(good.url, body=page, encoding="utf-8", request=good.request)
+    assert spider.page_problem(later) == NOT_RENDERED and PARSED not in later.meta
 
 
 def test_a_page_of_another_site_is_unrecognised(spider):
