@@ -8,6 +8,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dotenv import load_dotenv
 
+from crawlers.setting_checks import BOOLEAN_WORDS, parse_bool
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -21,11 +23,23 @@ def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 
 
+# What env_bool could not read, as error lines: settings.py reads the environment on import,
+# where raising would be a traceback; the crawl command reports the first before it starts.
+ENV_PROBLEMS: list[str] = []
+
+
 def env_bool(name: str, default: bool) -> bool:
+    """The same words as `-s` booleans (crawlers/setting_checks.py); anything else is noted
+    in ENV_PROBLEMS and the default is used."""
     value = os.environ.get(name)
     if value is None or not value.strip():
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    parsed = parse_bool(value)
+    if parsed is None:
+        shown = value.strip()[:40]
+        ENV_PROBLEMS.append(f"{name}={shown} (environment): not true or false ({BOOLEAN_WORDS})")
+        return default
+    return parsed
 
 
 # libpq and redis-py both take a password as a query parameter too.

@@ -11,16 +11,24 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from crawlers.errors import ConfigError
+
 
 def shipped(name: str) -> Traversable:
     return files("crawlers").joinpath("data", name)
 
 
 def read_input(path: str | os.PathLike | None, name: str) -> str:
-    """The text of the file at `path`; of the shipped crawlers/data/<name> when it is None."""
-    if path is None:
-        return shipped(name).read_text(encoding="utf-8")
-    return Path(path).read_text(encoding="utf-8")
+    """The text of the file at `path`; of the shipped crawlers/data/<name> when it is None.
+    OSError when it cannot be opened; ConfigError (one line) when it is not UTF-8 text."""
+    source = shipped(name) if path is None else Path(path)
+    try:
+        return source.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        label = input_label(path, name)
+        raise ConfigError(
+            f"cannot read {label}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
 
 
 def input_label(path: str | os.PathLike | None, name: str) -> str:

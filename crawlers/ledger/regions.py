@@ -81,7 +81,7 @@ def build_targets(
 def read_targets_file(path: str | Path) -> list[Target]:
     """`search terms<TAB>City, ST` a line (blank lines and `#` comments skipped)."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = read_input(path, "targets file").splitlines()
     except OSError as exc:
         raise ConfigError(f"cannot read targets file {path}: {exc.strerror}") from None
     targets = []

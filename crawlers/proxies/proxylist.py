@@ -142,7 +142,11 @@ def load_proxies(path: str | Path) -> list[Proxy]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"proxy list {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"proxy list {path} cannot be read: not UTF-8 text (byte {exc.start})"
+        ) from None
+    except OSError as exc:
         raise ConfigError(f"proxy list {path} cannot be read ({type(exc).__name__})") from None
     proxies = parse_proxies(text.splitlines(), source=f"proxy list {path}")
     if not proxies:

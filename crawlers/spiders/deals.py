@@ -32,6 +32,7 @@ from scrapy_playwright.page import PageMethod
 
 from crawlers import capacity, outcomes
 from crawlers.cluster.connection import UNAVAILABLE, describe
+from crawlers.console import tell
 from crawlers.deals_state import ArgsMismatch, open_state
 from crawlers.env import redact_url
 from crawlers.errors import ConfigError, stop_crawl
@@ -109,6 +110,13 @@ def load_regions(path: str | Path | None) -> dict[str, str]:
 
 class DealsSpider(scrapy.Spider):
     name = "deals"
+    arguments = {
+        "origins": "IATA codes, comma-separated (PHX,BOS); or phase",
+        "phase": "the old tool's origins instead: 1 (PHX, DFW; the default), 2 or 3",
+        "regions": "region names (europe,asia), /m/ ids, or all (the default)",
+        "top": "deals kept per origin (default 5)",
+        "within": "time the capacity plan must fit 100 origins into (default 60m)",
+    }
     custom_settings = {
         # Seconds the number of cards/options must stay the same before a page counts as
         # rendered; it must exceed the longest pause between two cards of the site.
@@ -489,8 +497,9 @@ class DealsSpider(scrapy.Spider):
         stats.set_value("deals/capacity_report", str(path))
         if report["expansions"]["success_rate"] is not None:
             stats.set_value("deals/expansion_success_rate", report["expansions"]["success_rate"])
-        print(capacity.format_report(report), flush=True)
-        print(f"deals: capacity report saved to {path}", flush=True)
+        # Logged too: under scrapyd stdout is not the job's log.
+        tell(capacity.format_report(report), self.settings)
+        tell(f"deals: capacity report saved to {path}", self.settings)
 
     def report(self, reason: str) -> dict[str, Any]:
         stats = self.crawler.stats

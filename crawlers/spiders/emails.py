@@ -82,6 +82,11 @@ def seed_url(text: str, scheme: str) -> str:
 
 class EmailsSpider(scrapy.Spider):
     name = "emails"
+    arguments = {
+        "urls": "start URLs or bare domains, comma-separated",
+        "urls_file": "a file of start URLs or domains, one a line",
+        "target": "stop after N addresses (default: every address found)",
+    }
     custom_settings = {
         # Plain HTTP pages: no browser download handler in the way.
         "DOWNLOAD_HANDLERS": {"http": HTTP_HANDLER, "https": HTTP_HANDLER},

@@ -59,6 +59,7 @@ class Walk:
 
 class VehiclesSpider(scrapy.Spider):
     name = "vehicles"
+    arguments = {"limit": "at most N PDFs downloaded this run (default: every vehicle)"}
 
     @classmethod
     def update_settings(cls, settings):

@@ -142,5 +142,5 @@ def test_a_bare_hash_in_a_url_password_is_refused_by_line_number_only():
 def test_a_list_that_is_not_utf8_is_one_clean_error(tmp_path):
     listed = tmp_path / "latin1.txt"
     listed.write_bytes("gw:80:jos\xe9:secret\n".encode("latin-1"))
-    with pytest.raises(ConfigError, match="cannot be read"):
+    with pytest.raises(ConfigError, match=r"cannot be read: not UTF-8 text \(byte 9\)"):
         load_proxies(listed)
