@@ -34,7 +34,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.asyncio import create_looping_call
 
 from crawlers import outcomes
-from crawlers.cluster import connection
+from crawlers.cluster import connection, keys
 from crawlers.errors import ConfigError
 from crawlers.extraction.email_links import CONTACT, TRAP, classify, page_links
 from crawlers.extraction.emails import extract_emails, registered_domain
@@ -141,7 +141,7 @@ class EmailsSpider(scrapy.Spider):
         self.max_query_params = settings.getint("EMAILS_MAX_QUERY_PARAMS", 2)
         self.max_query_variants = settings.getint("EMAILS_MAX_QUERY_VARIANTS", 5)
         self.redis = connection.client(settings) if settings.get("REDIS_URL") else None
-        self.seed_key = f"{job_id(crawler)}:start_urls"
+        self.seed_key = keys.start_urls(job_id(crawler))
         self.seeds = self.read_seeds()
         if not self.seeds and self.redis is None:
             raise ConfigError(
