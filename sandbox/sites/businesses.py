@@ -378,8 +378,8 @@ class Site(BaseSite):
                 f"{len(got & want)}/{len(want)} businesses, "
                 f"{len(result.items) - len(got)} duplicates, {len(ads)} ads, "
                 f"{stats.get('businesses/rejected', 0)} rejected by the filter, "
-                f"{stats.get('pages/rejected/blocked', 0)} block pages and "
-                f"{stats.get('retry/count', 0)} retries in all"
+                f"{stats.get('retry/count', 0)} retries "
+                f"({stats.get('pages/rejected/blocked', 0)} of block pages)"
             )
 
         return {
