@@ -235,3 +235,9 @@ DASHBOARD_HOST = "127.0.0.1"
 DASHBOARD_PORT = 8750
 DASHBOARD_TOKEN = env_str("DASHBOARD_TOKEN")  # required when not bound to localhost
 DASHBOARD_REFRESH = 2.0  # seconds between the page's refreshes
+# scrapyd nodes the dashboard starts jobs on: "URL" or "NAME=URL", comma-separated; a URL's
+# user:password is scrapyd's basic auth, never shown (README "Several nodes, and scrapyd").
+DASHBOARD_SCRAPYD_NODES = env_str("DASHBOARD_SCRAPYD_NODES")
+DASHBOARD_SCRAPYD_PROJECT = "crawlers"  # the project scrapyd-deploy uploaded
+DASHBOARD_STOP_GRACE = 30.0  # seconds after a stop (SIGINT) before a second one ends the job
+DASHBOARD_COMPARE_SHARE = 0.10  # a run with 10% fewer items, ... than the one before is flagged

@@ -3,6 +3,8 @@
 Reads the telemetry of every crawl from Redis when REDIS_URL (or TELEMETRY_REDIS_URL) is set,
 else the last local crawls from DATA_DIR/jobs. Bound to 127.0.0.1 unless told otherwise;
 bound anywhere else it refuses to start without a token (--token or DASHBOARD_TOKEN).
+With DASHBOARD_SCRAPYD_NODES it also starts, stops and discards jobs on those scrapyd nodes
+(crawlers/dashboard/control.py), which always needs the token.
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ import asyncio
 import ipaddress
 import signal
 import sys
+from pathlib import Path
 
 from aiohttp import web
 from scrapy.commands import ScrapyCommand
 
 from crawlers.dashboard.app import create_app
+from crawlers.dashboard.checks import spider_checker
+from crawlers.dashboard.control import Control, FileJobs, RedisJobs
+from crawlers.dashboard.scrapyd import DEFAULT_PROJECT, Scrapyd, parse_nodes
 from crawlers.env import redact_url
 from crawlers.errors import EXIT_CONFIG, ConfigError
 from crawlers.telemetry import store_from_settings
@@ -105,5 +111,22 @@ class Command(ScrapyCommand):
             token=token,
             silent_after=number_setting(settings, "TELEMETRY_SILENT_AFTER", 300.0),
             refresh=number_setting(settings, "DASHBOARD_REFRESH", 2.0, allow_zero=False),
+            control=self._control(settings, store),
+            compare_share=number_setting(settings, "DASHBOARD_COMPARE_SHARE", 0.10),
         )
         asyncio.run(serve(app, host, int(port), store.describe()))
+
+    def _control(self, settings, store) -> Control | None:
+        nodes = parse_nodes(settings.get("DASHBOARD_SCRAPYD_NODES"))
+        if not nodes:
+            return None
+        if isinstance(store, RedisStore):
+            jobs = RedisJobs(store.client)
+        else:
+            jobs = FileJobs(Path(settings.get("DATA_DIR") or "data") / "dashboard" / "jobs.json")
+        return Control(
+            Scrapyd(nodes, settings.get("DASHBOARD_SCRAPYD_PROJECT") or DEFAULT_PROJECT),
+            jobs,
+            spider_checker(settings),
+            stop_grace=number_setting(settings, "DASHBOARD_STOP_GRACE", 30.0),
+        )

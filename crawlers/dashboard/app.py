@@ -4,11 +4,13 @@
   GET /api/jobs            every job, merged across its nodes (crawlers/telemetry/merge.py)
   GET /api/jobs/<job>      one job; 404 when no node reported it
   GET /api/jobs/<job>/eta  its progress, rate and ETA only
-  GET /api/jobs/<job>/runs every run of the job kept, newest first (its history)
+  GET /api/jobs/<job>/runs every run of the job kept, newest first, each compared with the
+                           run before it (crawlers/dashboard/history.py)
   GET /api/jobs/<job>/runs/<run>  one run, with the series of its chart
   GET /api/resources       this host's memory and load, and each node's process tree
   GET /metrics             Prometheus text format
 With a token every route needs it, as `Authorization: Bearer <token>` or `?token=<token>`.
+The writes (crawlers/dashboard/writes.py) need it always, in the header only.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import Any
 
 from aiohttp import web
 
-from crawlers.dashboard import metrics
+from crawlers.dashboard import metrics, writes
+from crawlers.dashboard.history import DEFAULT_SHARE, history
 from crawlers.dashboard.page import render_page
 from crawlers.telemetry import read_job, read_jobs, read_runs
 from crawlers.telemetry.resources import host_resources
@@ -64,7 +67,10 @@ async def _read(request: web.Request, func, *args) -> Any:
 async def page(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     return web.Response(
-        text=render_page(config["refresh"], config["silent_after"]), content_type="text/html"
+        text=render_page(
+            config["refresh"], config["silent_after"], control=writes.CONTROL in request.app
+        ),
+        content_type="text/html",
     )
 
 
@@ -101,7 +107,8 @@ async def job_runs(request: web.Request) -> web.Response:
     views = await _read(request, read_runs, name)
     if not views:
         return web.json_response({"error": "no such job"}, status=404)
-    return web.json_response({"job": name, "runs": views})
+    share = request.app[CONFIG]["compare_share"]
+    return web.json_response({"job": name, "runs": history(views, share)})
 
 
 async def job_run(request: web.Request) -> web.Response:
@@ -159,10 +166,31 @@ async def prometheus(request: web.Request) -> web.Response:
 
 
 def create_app(
-    store, *, token: str = "", silent_after: float = 300.0, refresh: float = 2.0
+    store,
+    *,
+    token: str = "",
+    silent_after: float = 300.0,
+    refresh: float = 2.0,
+    control: writes.Control | None = None,
+    compare_share: float = DEFAULT_SHARE,
 ) -> web.Application:
-    app = web.Application(middlewares=[_token_middleware(token)] if token else [])
-    app[CONFIG] = {"store": store, "silent_after": silent_after, "refresh": refresh}
+    middlewares = [writes.write_guard(token)]
+    if token:
+        middlewares.append(_token_middleware(token))
+    app = web.Application(middlewares=middlewares)
+    app[CONFIG] = {
+        "store": store,
+        "silent_after": silent_after,
+        "refresh": refresh,
+        "compare_share": compare_share,
+    }
+    if control is not None:
+        app[writes.CONTROL] = control
+
+        async def close_sessions(_app) -> None:
+            await control.scrapyd.close()
+
+        app.on_cleanup.append(close_sessions)
     app.add_routes(
         [
             web.get("/", page),
@@ -173,6 +201,7 @@ def create_app(
             web.get("/api/jobs/{job}/runs/{run}", job_run),
             web.get("/api/resources", resources),
             web.get("/metrics", prometheus),
+            *writes.ROUTES,
         ]
     )
     return app

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+from crawlers.dashboard.control_page import CONTROL_HTML, CONTROL_SCRIPT
+
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Crawls</title>
@@ -48,6 +50,9 @@ _PAGE = """<!doctype html>
  .cols { display: grid; grid-template-columns: 1fr 2fr; gap: 16px; }
  .err { color: #b91c1c; } .empty { color: #8b949e; font-style: italic; }
  #status.bad { color: #fca5a5; }
+ #control h2 { font-size: 15px; margin: 6px 0; }
+ form.start { display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: flex-end; }
+ form.start label { display: flex; flex-direction: column; font-size: 12px; color: #57606a; }
 </style></head>
 <body data-refresh="__REFRESH__" data-silent-after="__SILENT__">
 <header><h1>Crawls</h1>
@@ -56,7 +61,8 @@ _PAGE = """<!doctype html>
  <span class="muted">updated <span id="updated">-</span></span>
  <span id="status" class="muted"></span>
 </header>
-<main><div id="jobs"><p class="empty">No crawl has reported yet.</p></div></main>
+<main>__CONTROL_HTML__<div id="jobs"><p class="empty">No crawl has reported yet.</p></div>
+</main>
 <script>
 "use strict";
 const params = new URLSearchParams(location.search);
@@ -168,7 +174,78 @@ function renderJob(job) {
       el("div", {}, el("h3", {}, "Failures by reason"),
          table(["reason", "units"], failures, "No failure.")),
       el("div", {}, el("h3", {}, "Recent errors"),
-         table(["time", "node", "message"], errors, "No error."))));
+         table(["time", "node", "message"], errors, "No error."))),
+    el("h3", {}, "Done and rate over time (this run)"), chart(extras.get(job.job + "/" + job.run)),
+    el("h3", {}, "Runs"), historyTable(extras.get(job.job)));
+}
+
+// Each job's history and its current run's series, fetched every few refreshes (they
+// change slowly) and kept here so that a refresh redraws them at once.
+const extras = new Map();
+let extraTicks = 0;
+async function fetchExtras(jobs) {
+  for (const job of jobs) {
+    const name = encodeURIComponent(job.job);
+    try {
+      const [runs, run] = await Promise.all([api("api/jobs/" + name + "/runs"),
+        api("api/jobs/" + name + "/runs/" + encodeURIComponent(job.run))]);
+      extras.set(job.job, runs.runs);
+      extras.set(job.job + "/" + job.run, run.series);
+    } catch (err) { /* shown again next time */ }
+  }
+}
+function historyTable(runs) {
+  if (!runs) return el("p", {class: "empty"}, "-");
+  const rows = runs.map(r => el("tr", {class: "run", "data-run": r.run,
+      "data-flagged": String(r.flags.length > 0)},
+    el("td", {}, r.run), el("td", {}, clock(r.started)),
+    el("td", {}, r.ended ? clock(r.ended) : "running"),
+    el("td", {}, r.finish_reasons.join(", ")), el("td", {}, num(r.done)),
+    el("td", {}, num(r.failed) + (r.failed ? " (" + Object.entries(r.failures).map(
+      ([k, v]) => k + " " + v).join(", ") + ")" : "")),
+    el("td", {}, num(r.items)), el("td", {}, rate(r.rate)),
+    el("td", {}, bytes(r.memory_peak_bytes)),
+    el("td", {class: "err run-flags"}, r.flags.join("; "))));
+  return table(["run", "start", "end", "reason", "done", "failed", "items", "rate",
+                "peak memory", "against the run before"], rows, "No run.");
+}
+function chart(points) {
+  const NS = "http://www.w3.org/2000/svg";
+  if (!points || points.length < 2) return el("p", {class: "empty chart-empty"}, "No series yet.");
+  // Sum the nodes: at each point, each node's latest done and rate.
+  const latest = new Map(), done = [], rates = [];
+  for (const p of [...points].sort((a, b) => a.t - b.t)) {
+    latest.set(p.node, p);
+    let d = 0, r = 0;
+    for (const q of latest.values()) { d += q.done; r += q.rate || 0; }
+    done.push([p.t, d]); rates.push([p.t, r]);
+  }
+  const w = 640, h = 140, t0 = done[0][0], t1 = done[done.length - 1][0] || t0 + 1;
+  const maxDone = Math.max(1, ...done.map(p => p[1]));
+  const maxRate = Math.max(0.01, ...rates.map(p => p[1]));
+  const line = (series, max) => series.map(([t, v]) =>
+    (((t - t0) / Math.max(1, t1 - t0)) * (w - 60) + 50).toFixed(1) + "," +
+    (h - 20 - (v / max) * (h - 30)).toFixed(1)).join(" ");
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("class", "chart"); svg.setAttribute("width", w); svg.setAttribute("height", h);
+  svg.setAttribute("data-points", String(points.length));
+  svg.setAttribute("data-done", String(done[done.length - 1][1]));
+  const add = (tag, attrs, text) => {
+    const n = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+    if (text !== undefined) n.textContent = text;
+    svg.append(n);
+  };
+  add("rect", {x: 50, y: 10, width: w - 60, height: h - 30, fill: "#f8fafc", stroke: "#e5e7eb"});
+  add("polyline", {class: "done-line", points: line(done, maxDone), fill: "none",
+                   stroke: "#2563eb", "stroke-width": 2});
+  add("polyline", {class: "rate-line", points: line(rates, maxRate), fill: "none",
+                   stroke: "#c2410c", "stroke-width": 1.5, "stroke-dasharray": "4 3"});
+  add("text", {x: 2, y: 18, fill: "#2563eb", "font-size": 11}, num(maxDone) + " done");
+  add("text", {x: 2, y: 32, fill: "#c2410c", "font-size": 11}, rate(maxRate) + " max");
+  add("text", {x: 50, y: h - 4, fill: "#57606a", "font-size": 11}, clock(t0));
+  add("text", {x: w - 70, y: h - 4, fill: "#57606a", "font-size": 11}, clock(t1));
+  return svg;
 }
 
 async function tick() {
@@ -178,6 +255,7 @@ async function tick() {
     const h = res.host;
     document.getElementById("host").textContent = "load " + h.load.join(" ") + " on " + h.cpus +
       " CPUs, memory " + h.memory_percent.toFixed(0) + "% used of " + bytes(h.memory_total_bytes);
+    if (extraTicks++ % 5 === 0) await fetchExtras(data.jobs);
     const box = document.getElementById("jobs");
     box.replaceChildren(...(data.jobs.length ? data.jobs.map(renderJob)
       : [el("p", {class: "empty"}, "No crawl has reported yet.")]));
@@ -191,11 +269,15 @@ async function tick() {
   setTimeout(tick, refresh);
 }
 tick();
-</script></body></html>
+</script>__CONTROL_SCRIPT__</body></html>
 """
 
 
-def render_page(refresh: float, silent_after: float) -> str:
-    return _PAGE.replace("__REFRESH__", json.dumps(refresh)).replace(
-        "__SILENT__", json.dumps(silent_after)
+def render_page(refresh: float, silent_after: float, control: bool = False) -> str:
+    """The page; with `control`, the scrapyd part too (crawlers/dashboard/control_page.py)."""
+    return (
+        _PAGE.replace("__REFRESH__", json.dumps(refresh))
+        .replace("__SILENT__", json.dumps(silent_after))
+        .replace("__CONTROL_HTML__", CONTROL_HTML if control else "")
+        .replace("__CONTROL_SCRIPT__", CONTROL_SCRIPT if control else "")
     )

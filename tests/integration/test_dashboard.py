@@ -312,8 +312,13 @@ def test_a_new_local_run_replaces_the_last_one_and_joins_the_history(
     status, _, body = get(dash.url + "api/jobs/progress_probe/runs")
     assert status == 200
     runs = json.loads(body)["runs"]
-    assert [r["progress"]["done"] for r in runs] == [4, 9]
+    assert [(r["done"], r["items"], r["state"]) for r in runs] == [
+        (4, 4, "finished"),
+        (9, 9, "finished"),
+    ]
     assert runs[0]["run"] == job["run"] != runs[1]["run"]
+    assert runs[0]["previous"] == runs[1]["run"]
+    assert runs[0]["flags"][0] == "fewer items: 4 against 9"
     status, _, body = get(dash.url + f"api/jobs/progress_probe/runs/{runs[1]['run']}")
     assert status == 200 and json.loads(body)["series"][-1]["done"] == 9
     assert get(dash.url + "api/jobs/progress_probe/runs/nosuch")[0] == 404
@@ -335,4 +340,14 @@ def test_a_new_local_run_replaces_the_last_one_and_joins_the_history(
         row = section.locator("tr.node td").nth(9).inner_text()
         tile = section.locator(".job-memory .v").inner_text()
         assert tile != "0 B" and row.startswith(tile + " / ")
+        # The history, compared with the run before, and the current run's chart.
+        runs = section.locator("tr.run")
+        runs.nth(1).wait_for()
+        assert runs.nth(0).get_attribute("data-flagged") == "true"
+        assert (
+            section.locator(".run-flags").first.inner_text().startswith("fewer items: 4 against 9")
+        )
+        chart = section.locator("svg.chart")
+        assert chart.get_attribute("data-done") == "4"
+        assert int(chart.get_attribute("data-points")) >= 2
         browser.close()
