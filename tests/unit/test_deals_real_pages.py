@@ -181,3 +181,25 @@ def test_a_page_of_another_site_is_unrecognised(spider):
     other = b"<html><head><title>Welcome to nginx!</title></head><body>hi</body></html>"
     assert spider.page_problem(response(other, "expansion")) == UNRECOGNISED
     assert spider.page_problem(response(other, "explore")) == UNRECOGNISED
+
+
+def test_a_deal_whose_card_names_no_currency_takes_its_options(spider):
+    page = real_page("deals/pages/bilmo_google_flights.html.gz")
+    deal = {
+        "origin": "IXM",
+        "destination": "Mumbai",
+        "destination_id": "BOM",
+        "price": 14411.0,
+        "currency": "",
+        "outbound_date": "2025-10-15",
+        "return_date": "2025-10-20",
+        "duration": "2 hr 10 min",
+        "regions": ["asia"],
+        "flights_url": "http://f.test/travel/flights?tfs=x",
+        "rank": 1,
+    }
+    request = Request(deal["flights_url"], meta={"deals_kind": "expansion", "deal": deal})
+    (item,) = spider.parse_flights(HtmlResponse(request.url, body=page, request=request))
+    assert item.expansion_status == "ok" and item.currency == "INR"
+    assert {o["currency"] for o in item.options} == {"INR", ""}
+    assert spider.crawler.stats.get_value("deals/options_price_unavailable") == 1
