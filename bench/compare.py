@@ -71,7 +71,14 @@ DEALS_KNOBS = ("deals.flights_ms=0", "deals.delivery=inline")
 FLIGHT_ORIGINS = ("PHX", "DFW", "JFK", "LAX", "ORD", "ATL", "SEA", "DEN", "BOS", "MIA")
 # The sites of `python -m bench emails` (about 2,014 addresses a site), no faults: enough
 # sites that the target is reached before the last one is done.
-EMAILS_OPTIONS = {"team_pages": 10, "per_page": 200}
+# Block pages off, as bench/emails.py has them: the peers are compared on the same work.
+EMAILS_OPTIONS = {
+    "team_pages": 10,
+    "per_page": 200,
+    "blocked_sites": 0,
+    "block_200": 0,
+    "block_403": 0,
+}
 
 
 @dataclass

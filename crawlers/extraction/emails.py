@@ -91,7 +91,11 @@ _ESCAPE_RESIDUE = re.compile(r"u00[0-9a-f]{2}")
 _RETINA = re.compile(r"\d+(?:\.\d+)?x\Z")
 _USERINFO = re.compile(r"//[^\s/?#\"'<>@]*:\Z")
 
-_MAILTO = re.compile(r"mailto:([^\"'<>\s]*)", re.IGNORECASE)
+# A link's target ends where its attribute's quote does: `'` belongs to an address in a
+# double-quoted attribute (`href="mailto:o'brien@..."`), and `"` in a single-quoted one.
+_MAILTO = re.compile(
+    r"\"mailto:([^\"<>\s]*)|'mailto:([^'<>\s]*)|mailto:([^\"'<>\s]*)", re.IGNORECASE
+)
 _CFEMAIL = re.compile(
     r"(?:data-cfemail\s*=\s*[\"']?|/cdn-cgi/l/email-protection#)([0-9a-fA-F]{4,})"
 )
@@ -138,7 +142,7 @@ def extract_emails(page: str) -> list[str]:
     if "mailto:" in text or "MAILTO:" in text or "Mailto:" in text:
         # Decoded on their own, then blanked: percent-encoded bytes must never be read as
         # the tail of a local part (`jos%C3%A9@x.de` would give `a9@x.de`).
-        text = _MAILTO.sub(lambda m: _take_mailto(m.group(1), found), text)
+        text = _MAILTO.sub(lambda m: _take_mailto(m.group(m.lastindex), found), text)
     if "@" in text:
         _scan_plain(text, found)
     _scan_spelled(text, found)

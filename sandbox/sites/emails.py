@@ -13,11 +13,25 @@ that appear on several sites, default 4), `traps` (calendar, faceted shop, endle
 nested relative links; default true). Everything is derived from the seed on each request:
 nothing is stored, so `size=500, team_pages=10, per_page=200` serves a million addresses.
 
+What the real web throws, each on by default:
+  block_200      share of page requests answered with a Cloudflare-style block or challenge
+                 page with status 200 instead of the page (default 0.03); asked again, the
+                 page is served as usual (another draw)
+  block_403      the same with status 403 (default 0.03)
+  blocked_sites  the last N sites answer every request with a block page (default 1;
+                 status 200 for the first, 403 for the second, ...): a crawler gets nothing
+                 from them and must say so
+The contact pages also hold the rarer forms real pages carry: a local part with `/` and
+`=`, a quoted word, Devanagari with combining marks (in a percent-encoded mailto link), a
+domain with `[.]` dots; and look-alikes that must give nothing (`Questions?ask@`, a VERP-
+shaped `name=value@`, `{curly@}`).
+
 Ground truth: every address on the pages a careful crawler fetches (home, contact, about,
-imprint, team pages, blog); trap pages repeat only the footer address. Canonical form:
-lower-case, NFC, Unicode domain labels. `truth()` lists them per site up to
-TRUTH_LIST_LIMIT addresses, and only counts above that; `addresses(i)`, `all_addresses()`
-and `score(items)` work at any size in Python.
+imprint, team pages, blog) of every site that is not blocked; trap pages repeat only the
+footer address. Canonical form: lower-case, NFC, Unicode domain labels. `truth()` lists
+them per site up to TRUTH_LIST_LIMIT addresses, and only counts above that, and names the
+blocked sites; `addresses(i)` (what site i holds, blocked or not), `all_addresses()` and
+`score(items)` work at any size in Python.
 """
 
 from __future__ import annotations
@@ -186,7 +200,7 @@ FORMS = [
 ]
 
 
-def look_alikes(i: int, rng: random.Random) -> str:
+def look_alikes(i: int, rng: random.Random, domain: str = "example.com") -> str:
     """Strings that look like addresses and are not (none may be extracted)."""
     hex32 = f"{rng.getrandbits(128):032x}"
     hex40 = f"{rng.getrandbits(160):040x}"
@@ -201,7 +215,25 @@ def look_alikes(i: int, rng: random.Random) -> str:
         f"<p>Visit us at {WORDS[i % len(WORDS)]}-{i}.com or meet us at the fair.</p>"
         "<style>@media (max-width: 600px) { .x { color: red } } @import url(a.css);</style>"
         "<p>Call us @ 555-0100, user@localhost and admin@intranet do not count.</p>"
+        # Never a piece of a longer local part: these give no address at all.
+        f"<p>Questions?ask@{escape(domain)} Bounces: bounce-news=example.org@{escape(domain)} "
+        f"{{curly@{escape(domain)}}}</p>"
     )
+
+
+# The sandbox's own pages in the manner of Cloudflare's: its block page and its managed
+# challenge (real ones: ../shared/real-pages/businesses/block_*.html).
+BLOCK_PAGES = (
+    "<!DOCTYPE html><html lang='en-US'><head><title>Attention Required! | Cloudflare</title>"
+    "</head><body><div id='cf-wrapper'><h1>Sorry, you have been blocked</h1><h2>You are "
+    "unable to access this site</h2><p>This website is using a security service to protect "
+    "itself from online attacks.</p><p>Cloudflare Ray ID: 8f2c1d0e9a7b6c5d</p></div></body>"
+    "</html>",
+    "<!DOCTYPE html><html lang='en-US'><head><title>Just a moment...</title><script>"
+    "window._cf_chl_opt={cvId: '3', cType: 'managed', cRay: '8f2c1d0e9a7b6c5e'};</script>"
+    "</head><body><noscript>Enable JavaScript and cookies to continue</noscript></body>"
+    "</html>",
+)
 
 
 class Site(BaseSite):
@@ -213,6 +245,15 @@ class Site(BaseSite):
         self.per_page = max(1, self.knobs.option("per_page", 6))
         self.shared = max(0, min(len(SHARED), self.knobs.option("shared", 4)))
         self.traps = self.knobs.option("traps", True)
+        self.block_rng = random.Random(self.knobs.seed * 104_729 + 3)
+
+    @property
+    def blocked(self) -> dict[int, int]:
+        """Blocked sites: index -> rank among them. The last sites, so that the first ones
+        (an IDN domain, every shared address) stay reachable; read from the knobs each time,
+        as they can change while the sandbox runs."""
+        n = max(0, min(self.size - 1, int(self.knobs.option("blocked_sites", 1))))
+        return {i: rank for rank, i in enumerate(range(self.size - n, self.size))}
 
     # -- the sites ----------------------------------------------------------------------
     def slug(self, i: int) -> str:
@@ -278,6 +319,16 @@ class Site(BaseSite):
         start = (page - 1) * self.per_page
         return [self.person(i, j) for j in range(start, start + self.per_page)]
 
+    def special_addresses(self, i: int) -> list[str]:
+        """The rarer forms of real pages, read whole (canonical)."""
+        domain = self.domain(i)
+        return [
+            f"user+mailbox/department=shipping@{domain}",
+            f'test."desk".support@{domain}',
+            f"उपयोगकर्ता@{domain}",
+            f"press.office@{domain}",
+        ]
+
     def shared_addresses(self, i: int) -> list[str]:
         return [SHARED[s] for s in range(self.shared) if (i + s) % 3 == 0]
 
@@ -288,16 +339,22 @@ class Site(BaseSite):
             f"info@{self.domain(i)}",
             *self.founder_addresses(i),
             *self.imprint_addresses(i),
+            *self.special_addresses(i),
             *self.shared_addresses(i),
         ]
         for page in range(1, self.team_pages + 1):
             out += [address for _, address in self.team_addresses(i, page)]
         return out
 
+    def reachable(self) -> list[int]:
+        """The sites a crawler can read (all but the blocked ones)."""
+        blocked = self.blocked
+        return [i for i in range(self.size) if i not in blocked]
+
     def all_addresses(self) -> Iterator[str]:
-        """Every distinct real address of the sandbox, each once."""
+        """Every distinct real address a crawler can collect, each once."""
         shared: set[str] = set()
-        for i in range(self.size):
+        for i in self.reachable():
             for address in self.addresses(i):
                 if address in SHARED:
                     if address in shared:
@@ -306,22 +363,25 @@ class Site(BaseSite):
                 yield address
 
     def count_addresses(self) -> int:
-        per_site = len(ROLES) + 1 + 2 + 3 + self.team_pages * self.per_page
-        shared = {a for i in range(min(self.size, 3)) for a in self.shared_addresses(i)}
-        return self.size * per_site + len(shared)
+        per_site = len(ROLES) + 1 + 2 + 3 + 4 + self.team_pages * self.per_page
+        reachable = self.reachable()
+        # Which shared addresses a site holds depends on its index modulo 3.
+        first = {i % 3: i for i in reversed(reachable)}
+        shared = {a for i in first.values() for a in self.shared_addresses(i)}
+        return len(reachable) * per_site + len(shared)
 
     def truth(self) -> dict[str, Any]:
         count = self.count_addresses()
+        blocked = [self.host(i) for i in self.blocked]
         if count > TRUTH_LIST_LIMIT:
-            return {"count": count, "sites": {self.host(i): None for i in range(self.size)}}
-        return {
-            "count": count,
-            "sites": {self.host(i): sorted(set(self.addresses(i))) for i in range(self.size)},
-        }
+            sites = {self.host(i): None for i in self.reachable()}
+        else:
+            sites = {self.host(i): sorted(set(self.addresses(i))) for i in self.reachable()}
+        return {"count": count, "sites": sites, "blocked_sites": blocked}
 
     def score(self, items: list[dict[str, Any]]) -> dict[str, Any]:
         """Recall and precision of crawled items against the truth, and duplicates."""
-        by_site = {self.host(i): set(self.addresses(i)) for i in range(self.size)}
+        by_site = {self.host(i): set(self.addresses(i)) for i in self.reachable()}
         truth = set().union(*by_site.values()) if by_site else set()
         emails = [item["email"] for item in items]
         found = set(emails)
@@ -357,6 +417,9 @@ class Site(BaseSite):
                 return self.directory()
             return web.Response(status=404, text="no such site")
         self.count("pages")
+        block = self.block_page(i)
+        if block is not None:
+            return block
         parts = [p for p in request.path.split("/") if p]
         head = parts[0] if parts else ""
         rest = parts[1:]
@@ -384,6 +447,26 @@ class Site(BaseSite):
         if head in ("news", "shop", "calendar", "docs"):
             self.count("trap_pages")
         return web.Response(text=body, content_type="text/html")
+
+    def block_page(self, i: int) -> web.Response | None:
+        """A block or challenge page instead of the page: always on a blocked site, else
+        by a draw of its own per request (so the next try may get through)."""
+        n = self.blocked.get(i)
+        roll, variant = self.block_rng.random(), self.block_rng.random()
+        if n is not None:
+            self.count("blocked_site_pages")
+            status = 200 if n % 2 == 0 else 403
+        else:
+            share_200 = self.knobs.option("block_200", 0.03)
+            if roll < share_200:
+                status = 200
+            elif roll < share_200 + self.knobs.option("block_403", 0.03):
+                status = 403
+            else:
+                return None
+            self.count(f"block_{status}")
+        body = BLOCK_PAGES[int(variant * len(BLOCK_PAGES))]
+        return web.Response(status=status, text=body, content_type="text/html")
 
     def directory(self) -> web.Response:
         links = "".join(f'<li><a href="{u}">{u}</a></li>' for u in self.seeds())
@@ -428,8 +511,17 @@ class Site(BaseSite):
             "Billing and orders</a>"
         )
         blocks += [self.render(a, i + n + 3, rng) for n, a in enumerate(self.shared_addresses(i))]
+        slashed, quoted, devanagari, defanged = self.special_addresses(i)
+        local, domain = devanagari.split("@")
+        blocks += [
+            f"<p>Orders: {escape(slashed)}</p>",
+            f"<p>Help desk: {escape(quoted)}</p>",
+            f'<a href="mailto:{quote(local, safe="")}@{quote(domain, safe=".")}">संपर्क करें</a>',
+            f"<p>Press: {escape(defanged.replace('@' + self.domain(i), ''))}@"
+            f"{escape(_spell(self.domain(i), ' [.] '))}</p>",
+        ]
         body = "".join(f"<div class='contact'>{b}</div>" for b in blocks)
-        return self.layout(i, "Contact", body + look_alikes(i, rng))
+        return self.layout(i, "Contact", body + look_alikes(i, rng, self.domain(i)))
 
     def about(self, i, rest, request):
         if rest:
@@ -529,9 +621,13 @@ class Site(BaseSite):
     def demo(self) -> dict[str, Any]:
         def check(result) -> str:
             s = self.score(result.items)
+            stats = result.stats
             return (
                 f"{s['found']} distinct addresses from {self.size} sites, recall "
-                f"{s['recall']:.3f}, precision {s['precision']:.3f}, duplicates {s['duplicates']}"
+                f"{s['recall']:.3f}, precision {s['precision']:.3f}, duplicates "
+                f"{s['duplicates']}; {stats.get('pages/rejected/blocked', 0)} block pages "
+                f"retried, {stats.get('emails/sites_failed/blocked', 0)} of "
+                f"{len(self.blocked)} blocked sites reported"
             )
 
         return {
