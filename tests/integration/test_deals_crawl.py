@@ -155,10 +155,20 @@ def test_custom_origins_xhr_data_budget_broken_pieces_and_postgres(
         fault_5xx=0,
         fault_reset=0,
         fault_hang=0,
+        never_render=0,
         # The first explore pages open at once (4 browser pages): more than 3 in 5 s.
         budget_per_minute=3,
         budget_window=5,
         broken_regions=middle_east,
+        # The plain page (phase 1 has every real-page trait on): each trait off.
+        time_tooltips=0,
+        day_marker=0,
+        price_repeats=1,
+        airports=0,
+        layovers=0,
+        hidden_copy=0,
+        fewer_row=0,
+        price_unavailable=0,
     )
     regions = ["europe", "asia", "middle-east"]
     # SEA's best deal cannot be expanded: it must still come out, reported failed.
