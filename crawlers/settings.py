@@ -241,3 +241,5 @@ DASHBOARD_SCRAPYD_NODES = env_str("DASHBOARD_SCRAPYD_NODES")
 DASHBOARD_SCRAPYD_PROJECT = "crawlers"  # the project scrapyd-deploy uploaded
 DASHBOARD_STOP_GRACE = 30.0  # seconds after a stop (SIGINT) before a second one ends the job
 DASHBOARD_COMPARE_SHARE = 0.10  # a run with 10% fewer items, ... than the one before is flagged
+DASHBOARD_SCHEDULE_CHECK = 10.0  # seconds between a dashboard's looks for a schedule's slot
+DASHBOARD_SCHEDULE_LATE = 600.0  # a slot missed by more than this (dashboard down) is skipped

@@ -21,6 +21,7 @@ from scrapy.commands import ScrapyCommand
 from crawlers.dashboard.app import create_app
 from crawlers.dashboard.checks import spider_checker
 from crawlers.dashboard.control import Control, FileJobs, RedisJobs
+from crawlers.dashboard.schedules import FileSchedules, RedisSchedules, Scheduler
 from crawlers.dashboard.scrapyd import DEFAULT_PROJECT, Scrapyd, parse_nodes
 from crawlers.env import redact_url
 from crawlers.errors import EXIT_CONFIG, ConfigError
@@ -106,12 +107,14 @@ class Command(ScrapyCommand):
                 raise ConfigError(
                     f"cannot reach Redis at {redact_url(url)}: {type(exc).__name__}"
                 ) from None
+        control = self._control(settings, store)
         app = create_app(
             store,
             token=token,
             silent_after=number_setting(settings, "TELEMETRY_SILENT_AFTER", 300.0),
             refresh=number_setting(settings, "DASHBOARD_REFRESH", 2.0, allow_zero=False),
-            control=self._control(settings, store),
+            control=control,
+            scheduler=self._scheduler(settings, store, control),
             compare_share=number_setting(settings, "DASHBOARD_COMPARE_SHARE", 0.10),
         )
         asyncio.run(serve(app, host, int(port), store.describe()))
@@ -129,4 +132,19 @@ class Command(ScrapyCommand):
             jobs,
             spider_checker(settings),
             stop_grace=number_setting(settings, "DASHBOARD_STOP_GRACE", 30.0),
+        )
+
+    def _scheduler(self, settings, store, control: Control | None) -> Scheduler | None:
+        if control is None:
+            return None
+        if isinstance(store, RedisStore):
+            kept = RedisSchedules(store.client)
+        else:
+            folder = Path(settings.get("DATA_DIR") or "data") / "dashboard"
+            kept = FileSchedules(folder / "schedules.json")
+        return Scheduler(
+            control,
+            kept,
+            check_every=number_setting(settings, "DASHBOARD_SCHEDULE_CHECK", 10.0, False),
+            late=number_setting(settings, "DASHBOARD_SCHEDULE_LATE", 600.0),
         )

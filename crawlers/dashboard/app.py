@@ -172,6 +172,7 @@ def create_app(
     silent_after: float = 300.0,
     refresh: float = 2.0,
     control: writes.Control | None = None,
+    scheduler: writes.Scheduler | None = None,
     compare_share: float = DEFAULT_SHARE,
 ) -> web.Application:
     middlewares = [writes.write_guard(token)]
@@ -191,6 +192,15 @@ def create_app(
             await control.scrapyd.close()
 
         app.on_cleanup.append(close_sessions)
+    if control is not None and scheduler is not None:
+        app[writes.SCHEDULER] = scheduler
+
+        async def run_schedules(_app):
+            task = asyncio.create_task(scheduler.run())
+            yield
+            task.cancel()
+
+        app.cleanup_ctx.append(run_schedules)
     app.add_routes(
         [
             web.get("/", page),

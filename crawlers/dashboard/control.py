@@ -195,8 +195,8 @@ class Control:
             return [known[n] for n in dict.fromkeys(nodes)]
         raise StartError('nodes: a list of node names, a count, or "all"')
 
-    async def start(self, body: Any) -> dict:
-        """Check and schedule a new job; StartError when refused (nothing scheduled)."""
+    async def check(self, body: Any) -> dict:
+        """The start `body` asks for, checked as a whole; StartError for the first problem."""
         if not isinstance(body, dict):
             raise StartError("the body must be a JSON object")
         spider = body.get("spider")
@@ -217,18 +217,24 @@ class Control:
         if problem:
             raise StartError(problem)
         await self._spider_on(nodes, spider)
+        return {"job": job, "spider": spider, "args": args, "settings": settings, "nodes": nodes}
+
+    async def start(self, body: Any, origin: str | None = None) -> dict:
+        """Check and schedule a new job; StartError when refused (nothing scheduled)."""
+        plan = await self.check(body)
         record = {
-            "job": job,
-            "spider": spider,
-            "args": args,
-            "settings": settings,
+            "job": plan["job"],
+            "spider": plan["spider"],
+            "args": plan["args"],
+            "settings": plan["settings"],
             "created": time.time(),
-            "nodes": {n.name: {} for n in nodes},
+            "nodes": {n.name: {} for n in plan["nodes"]},
             "stops": [],
+            "schedule": origin,
         }
         if not await self._blocking(self.jobs.add, record):
-            raise Conflict(f"job {job!r} exists already: resume it, or discard it first")
-        return await self._schedule(record, nodes)
+            raise Conflict(f"job {plan['job']!r} exists already: resume it, or discard it first")
+        return await self._schedule(record, plan["nodes"])
 
     async def resume(self, job: str) -> dict:
         """Schedule a stopped job again on its nodes: they rejoin its run where it was."""

@@ -21,9 +21,12 @@ CONTROL_HTML = """
   <label id="start-token-label">token <input type="password" id="start-token"
    autocomplete="off"></label>
   <button type="submit" id="start-button">Start</button>
+  <label>or at (cron, UTC) <input id="schedule-cron" placeholder="0 3 * * *" size="14"></label>
+  <button type="button" id="schedule-button">Schedule (named as the job)</button>
   <span id="start-result"></span>
  </form>
  <h2>Started here</h2><div id="started"><p class="empty">-</p></div>
+ <h2>Schedules</h2><div id="schedules"><p class="empty">-</p></div>
 </section>
 """
 
@@ -77,13 +80,13 @@ CONTROL_SCRIPT = """
         ...spiders.map(s => el("option", {value: s}, s)));
     }
   }
-  function button(action, job, text) {
+  function button(action, job, text, kind) {
     const b = el("button", {type: "button", class: "act-" + action, "data-job": job}, text);
     b.addEventListener("click", async () => {
       b.disabled = true;
       const result = document.getElementById("start-result");
       try {
-        await write("api/jobs/" + encodeURIComponent(job) + "/" + action);
+        await write("api/" + (kind || "jobs") + "/" + encodeURIComponent(job) + "/" + action);
         result.textContent = action + ": " + job; result.className = "";
       } catch (err) {
         result.textContent = err.message; result.className = "err";
@@ -107,36 +110,67 @@ CONTROL_SCRIPT = """
     document.getElementById("started").replaceChildren(
       table(["job", "spider", "state", "nodes", ""], rows, "No job started here yet."));
   }
+  function renderSchedules(schedules) {
+    const rows = schedules.map(s => {
+      const last = (s.fired || []).slice(-1)[0];
+      return el("tr", {class: "schedule", "data-name": s.name, "data-paused": String(s.paused)},
+        el("td", {}, s.name), el("td", {}, s.cron), el("td", {}, s.start.spider),
+        el("td", {}, s.paused ? "paused" : (s.next ? clock(s.next) + " " +
+          new Date(s.next * 1000).toISOString().slice(0, 10) : "never")),
+        el("td", {class: last && last.error ? "err" : ""},
+          last ? last.job + (last.error ? ": " + last.error : "") : "-"),
+        el("td", {}, button(s.paused ? "unpause" : "pause", s.name,
+                            s.paused ? "Unpause" : "Pause", "schedules"), " ",
+                     button("delete", s.name, "Delete", "schedules")));
+    });
+    document.getElementById("schedules").replaceChildren(
+      table(["schedule", "cron (UTC)", "spider", "next", "last started", ""], rows,
+            "No schedule."));
+  }
   async function controlTick(again) {
     try {
-      const [nodes, started] = await Promise.all([api("api/nodes"), api("api/started")]);
+      const [nodes, started, schedules] = await Promise.all(
+        [api("api/nodes"), api("api/started"), api("api/schedules")]);
       renderNodes(nodes.nodes);
       renderStarted(started.jobs);
+      renderSchedules(schedules.schedules);
     } catch (err) {
       const status = document.getElementById("status");
       status.textContent = "control: " + err.message; status.className = "bad";
     }
     if (again) setTimeout(() => controlTick(true), Math.max(refresh, 1000));
   }
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  function startBody() {
+    const body = {
+      spider: document.getElementById("start-spider").value,
+      args: pairs(document.getElementById("start-args").value),
+      settings: pairs(document.getElementById("start-settings").value),
+      nodes: [...form.querySelectorAll("input[name=node]:checked")].map(i => i.value),
+    };
+    const job = document.getElementById("start-job").value.trim();
+    if (job) body.job = job;
+    return body;
+  }
+  async function submit(how) {
     const result = document.getElementById("start-result");
     try {
-      const body = {
-        spider: document.getElementById("start-spider").value,
-        args: pairs(document.getElementById("start-args").value),
-        settings: pairs(document.getElementById("start-settings").value),
-        nodes: [...form.querySelectorAll("input[name=node]:checked")].map(i => i.value),
-      };
-      const job = document.getElementById("start-job").value.trim();
-      if (job) body.job = job;
-      const started = await write("api/jobs", body);
-      result.textContent = "started " + started.job; result.className = "";
+      if (how === "schedule") {
+        const body = startBody();
+        body.name = body.job; delete body.job;
+        body.cron = document.getElementById("schedule-cron").value.trim();
+        const made = await write("api/schedules", body);
+        result.textContent = "scheduled " + made.name; result.className = "";
+      } else {
+        const started = await write("api/jobs", startBody());
+        result.textContent = "started " + started.job; result.className = "";
+      }
     } catch (err) {
       result.textContent = err.message; result.className = "err";
     }
     controlTick(false);
-  });
+  }
+  form.addEventListener("submit", (event) => { event.preventDefault(); submit("start"); });
+  document.getElementById("schedule-button").addEventListener("click", () => submit("schedule"));
   controlTick(true);
 })();
 </script>

@@ -6,6 +6,9 @@
   POST /api/jobs/<job>/stop       SIGINT; again after DASHBOARD_STOP_GRACE: SIGTERM
   POST /api/jobs/<job>/resume     schedule a stopped job again on its nodes
   POST /api/jobs/<job>/discard    forget a stopped job, its queue and state
+  GET  /api/schedules             the schedules, each with its next slot
+  POST /api/schedules             {"name", "cron", "spider", "args", "settings", "nodes"} -> 201
+  POST /api/schedules/<name>/pause, .../unpause, .../delete
 
 Starting a job runs code on the nodes, so every write needs the dashboard's token, on
 localhost too, and only in the Authorization header (a token in a link must not be enough).
@@ -23,8 +26,10 @@ import json
 from aiohttp import web
 
 from crawlers.dashboard.control import Control, StartError
+from crawlers.dashboard.schedules import Scheduler
 
 CONTROL = web.AppKey("control", Control)
+SCHEDULER = web.AppKey("scheduler", Scheduler)
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -93,7 +98,7 @@ async def _act(request: web.Request, action, status: int = 200) -> web.Response:
     except StartError as exc:
         return _error(exc.status, str(exc))
     except LookupError:
-        return _error(404, "no such job started from the dashboard")
+        return _error(404, "no such job or schedule started from the dashboard")
 
 
 async def start(request: web.Request) -> web.Response:
@@ -114,7 +119,34 @@ async def discard(request: web.Request) -> web.Response:
     return await _act(request, _control(request).discard(request.match_info["job"]))
 
 
+def _scheduler(request: web.Request) -> Scheduler:
+    _control(request)
+    return request.app[SCHEDULER]
+
+
+async def schedules(request: web.Request) -> web.Response:
+    return web.json_response({"schedules": await _scheduler(request).views()})
+
+
+async def add_schedule(request: web.Request) -> web.Response:
+    scheduler = _scheduler(request)
+    return await _act(request, scheduler.create(await _body(request)), status=201)
+
+
+async def schedule_action(request: web.Request) -> web.Response:
+    scheduler, name = _scheduler(request), request.match_info["name"]
+    action = request.match_info["action"]
+    if action == "delete":
+        return await _act(request, scheduler.delete(name))
+    if action in ("pause", "unpause"):
+        return await _act(request, scheduler.pause(name, action == "pause"))
+    return _error(404, "pause, unpause or delete")
+
+
 ROUTES = [
+    web.get("/api/schedules", schedules),
+    web.post("/api/schedules", add_schedule),
+    web.post("/api/schedules/{name}/{action}", schedule_action),
     web.get("/api/nodes", nodes),
     web.get("/api/started", started),
     web.post("/api/jobs", start),

@@ -335,3 +335,56 @@ def test_page_starts_stops_and_resumes_a_job_on_two_nodes(
     ]
     score = sb.site("emails").score(items)
     assert (score["recall"], score["precision"], score["duplicates"]) == (1.0, 1.0, 0), score
+
+
+def test_a_schedule_fires_once_per_slot_with_two_dashboards(
+    sandbox_factory, nodes, dashboards, redis_url, tmp_path
+):
+    sb = sandbox_factory(["emails"])
+    recipe = sb.site("emails").demo()
+    n1 = nodes.start("n1", node_env(recipe, redis_url, tmp_path / "d1"))
+    env = dashboard_env(redis_url, f"one={n1}", tmp_path)
+    fast = ("--token", TOKEN, "-s", "DASHBOARD_SCHEDULE_CHECK=0.5")
+    first, second = dashboards(env, *fast), dashboards(env, *fast)
+
+    body = {
+        "name": "every",
+        "cron": "* * * * *",
+        "spider": "emails",
+        "args": {"urls": recipe["args"]["urls"]},
+    }
+    assert write(first, "api/schedules", {**body, "cron": "0 3 * *"})[1] == {
+        "error": "cron '0 3 * *': five fields, minute hour day month weekday ('0 3 * * *')"
+    }
+    assert write(first, "api/schedules", {**body, "spider": "nosuch"})[0] == 400
+    status, made = write(first, "api/schedules", body)
+    assert status == 201, made
+    assert made["next"] % 60 == 0 and made["next"] > made["created"]
+    # The other dashboard reads the same schedules from Redis.
+    (listed,) = read(second, "api/schedules")[1]["schedules"]
+    assert listed["name"] == "every" and listed["next"] == made["next"]
+
+    job = f"every-{time.strftime('%Y%m%dT%H%MZ', time.gmtime(made['next']))}"
+    wait_for(lambda: started_job(second, job), timeout=150, what="the schedule to fire")
+    # Both dashboards looked several times since the slot came due: one start only.
+    time.sleep(3)
+    assert write(first, "api/schedules/every/pause")[1]["paused"] is True
+    started = read(first, "api/started")[1]["jobs"]
+    assert [j["job"] for j in started] == [job]
+    assert started[0]["schedule"] == "every"
+    scheduled = requests.get(
+        f"{n1}/listjobs.json", params={"project": "crawlers"}, timeout=30
+    ).json()
+    ours = [j for j in ("pending", "running", "finished") for _ in scheduled[j]]
+    assert len(ours) == 1, scheduled
+    (fired,) = read(first, "api/schedules")[1]["schedules"][0]["fired"]
+    assert (fired["job"], fired["error"]) == (job, None)
+    assert read(first, "api/schedules")[1]["schedules"][0]["next"] is None  # paused
+
+    wait_for(
+        lambda: (j := started_job(first, job)) and j["state"] == "finished",
+        what="the scheduled job to finish",
+    )
+    assert write(first, "api/schedules/every/delete")[1] == {"name": "every", "deleted": True}
+    assert read(second, "api/schedules")[1] == {"schedules": []}
+    assert write(first, "api/schedules/every/delete")[0] == 404
