@@ -59,6 +59,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def start_sandbox(args: argparse.Namespace, workdir: Path) -> SandboxProcess:
     options = ["--latency-ms", str(args.latency_ms), "--set", f"deals.flights_ms={args.flights_ms}"]
+    # A page left unrendered costs a render timeout and retries: not what is measured here.
+    options += ["--set", "deals.never_render=0"]
     return SandboxProcess(["deals"], workdir, options, who="bench deals")
 
 
