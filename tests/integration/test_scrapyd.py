@@ -242,3 +242,80 @@ def test_shipped_inputs_are_read_from_the_egg(scrapyd, sandbox_factory, tmp_path
     assert shipped["categories"] == read_categories(
         PROJECT_ROOT / "crawlers" / "data" / "categories.txt"
     )
+
+
+def job_log(home: Path, spider: str, jobid: str) -> str:
+    return (home / "logs" / "crawlers" / spider / f"{jobid}.log").read_text()
+
+
+def test_a_job_that_stops_on_bad_input_says_why_in_its_own_log(scrapyd, tmp_path):
+    """scrapyd's `log_url` is all a user sees of a job: the reason is there, not only in
+    scrapyd's daemon log (where a job's stderr goes)."""
+    start_scrapyd, home = scrapyd
+    base = start_scrapyd({})
+    deploy(base, home, tmp_path)
+    data = str(tmp_path / "data")
+    cases = [
+        # An argument the spider checks itself, while the crawl starts.
+        ("deals", [("phase", "9")], "phase must be 1, 2 or 3, got '9'"),
+        # Checked before Scrapy starts logging at all.
+        ("emails", [("tagret", "10")], "emails takes no argument 'tagret'; did you mean 'target'?"),
+        (
+            "emails",
+            [("urls", "127.0.0.1:9"), ("setting", "REPORT_ENABLED=perhaps")],
+            "-s REPORT_ENABLED=perhaps: not true or false",
+        ),
+    ]
+    jobs = []
+    for spider, fields, says in cases:
+        given = [("project", "crawlers"), ("spider", spider), ("setting", f"DATA_DIR={data}")]
+        job = post(base, "schedule.json", [*given, *fields])
+        assert job["status"] == "ok", job
+        jobs.append((spider, job["jobid"], says))
+    for spider, jobid, says in jobs:
+        wait_finished(base, jobid)
+        log = job_log(home, spider, jobid)
+        errors = [line for line in log.splitlines() if " ERROR: " in line]
+        assert errors, log[-3000:]
+        assert errors[-1].split(" ERROR: ", 1)[1].startswith(says), log[-3000:]
+        assert "Traceback" not in log
+
+
+def test_deals_under_scrapyd_takes_boolean_words_and_logs_its_capacity_report(
+    scrapyd, sandbox_factory, chromium, tmp_path
+):
+    start_scrapyd, home = scrapyd
+    sb = sandbox_factory(
+        ["deals"],
+        knobs={"deals": {"destinations": 3, "price_levels": 6, "first_ms": 50, "card_ms": 30}},
+    )
+    base = start_scrapyd({"DEALS_BASE_URL": sb.url("deals")})
+    deploy(base, home, tmp_path)
+    out = tmp_path / "out"
+    settings = {
+        # Booleans as a user types them: Scrapy's getbool refuses yes/no/on/off.
+        "AUTOTHROTTLE_ENABLED": "yes",
+        "PROXY_ENABLED": "no",
+        "REPORT_ENABLED": "on",
+        "DEALS_SETTLE_SECONDS": 0.6,
+        "DEALS_RENDER_TIMEOUT": 10,
+        "DATA_DIR": str(out / "data"),
+        "STATS_FILE": str(out / "stats.json"),
+        "FEEDS": json.dumps({str(out / "items.jsonl"): {"format": "jsonlines"}}),
+    }
+    fields = [("project", "crawlers"), ("spider", "deals")]
+    fields += [("origins", "PHX"), ("regions", "anywhere"), ("top", "2")]
+    fields += [("setting", f"{key}={value}") for key, value in settings.items()]
+    job = post(base, "schedule.json", fields)
+    assert job["status"] == "ok", job
+    wait_finished(base, job["jobid"])
+
+    log = job_log(home, "deals", job["jobid"])
+    assert (out / "stats.json").exists(), log[-3000:]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["finish_reason"] == "finished", log[-3000:]
+    assert "Traceback" not in log
+    # The capacity summary the spider prints is in the job's own log too.
+    assert "deals: 1 origins x 1 regions, top 2 (finished)" in log, log[-3000:]
+    assert "100 origins at concurrency 1:" in log
+    assert f"deals: capacity report saved to {stats['deals/capacity_report']}" in log
