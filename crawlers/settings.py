@@ -243,3 +243,8 @@ DASHBOARD_STOP_GRACE = 30.0  # seconds after a stop (SIGINT) before a second one
 DASHBOARD_COMPARE_SHARE = 0.10  # a run with 10% fewer items, ... than the one before is flagged
 DASHBOARD_SCHEDULE_CHECK = 10.0  # seconds between a dashboard's looks for a schedule's slot
 DASHBOARD_SCHEDULE_LATE = 600.0  # a slot missed by more than this (dashboard down) is skipped
+# Called (POST, JSON) when a job fails, stalls or ends with too many failures; empty: none.
+DASHBOARD_ALERT_WEBHOOK = env_str("DASHBOARD_ALERT_WEBHOOK")
+DASHBOARD_ALERT_CHECK = 15.0  # seconds between a dashboard's looks for alerts
+DASHBOARD_STALL_MINUTES = 30.0  # a running job with no unit finished this long has stalled
+DASHBOARD_ALERT_FAILED_SHARE = 0.2  # a job ending with more of its units failed is alerted

@@ -10,6 +10,7 @@ With DASHBOARD_SCRAPYD_NODES it also starts, stops and discards jobs on those sc
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import signal
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 from aiohttp import web
 from scrapy.commands import ScrapyCommand
 
+from crawlers.dashboard.alerts import Alerts, LocalClaims, RedisClaims
 from crawlers.dashboard.app import create_app
 from crawlers.dashboard.checks import spider_checker
 from crawlers.dashboard.control import Control, FileJobs, RedisJobs
@@ -25,7 +27,7 @@ from crawlers.dashboard.schedules import FileSchedules, RedisSchedules, Schedule
 from crawlers.dashboard.scrapyd import DEFAULT_PROJECT, Scrapyd, parse_nodes
 from crawlers.env import redact_url
 from crawlers.errors import EXIT_CONFIG, ConfigError
-from crawlers.telemetry import store_from_settings
+from crawlers.telemetry import read_jobs, store_from_settings
 from crawlers.telemetry.settings import number_setting
 from crawlers.telemetry.store import RedisStore
 
@@ -115,6 +117,7 @@ class Command(ScrapyCommand):
             refresh=number_setting(settings, "DASHBOARD_REFRESH", 2.0, allow_zero=False),
             control=control,
             scheduler=self._scheduler(settings, store, control),
+            alerts=self._alerts(settings, store),
             compare_share=number_setting(settings, "DASHBOARD_COMPARE_SHARE", 0.10),
         )
         asyncio.run(serve(app, host, int(port), store.describe()))
@@ -147,4 +150,21 @@ class Command(ScrapyCommand):
             kept,
             check_every=number_setting(settings, "DASHBOARD_SCHEDULE_CHECK", 10.0, False),
             late=number_setting(settings, "DASHBOARD_SCHEDULE_LATE", 600.0),
+        )
+
+    def _alerts(self, settings, store) -> Alerts | None:
+        webhook = settings.get("DASHBOARD_ALERT_WEBHOOK")
+        if not webhook:
+            return None
+        if not webhook.startswith(("http://", "https://")):
+            raise ConfigError("DASHBOARD_ALERT_WEBHOOK must be an http(s) URL")
+        silent_after = number_setting(settings, "TELEMETRY_SILENT_AFTER", 300.0)
+        claims = RedisClaims(store.client) if isinstance(store, RedisStore) else LocalClaims()
+        return Alerts(
+            webhook,
+            claims,
+            functools.partial(read_jobs, store, silent_after=silent_after),
+            check_every=number_setting(settings, "DASHBOARD_ALERT_CHECK", 15.0, False),
+            stall_minutes=number_setting(settings, "DASHBOARD_STALL_MINUTES", 30.0, False),
+            failed_share=number_setting(settings, "DASHBOARD_ALERT_FAILED_SHARE", 0.2),
         )

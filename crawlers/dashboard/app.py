@@ -25,6 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from crawlers.dashboard import metrics, writes
+from crawlers.dashboard.alerts import Alerts
 from crawlers.dashboard.history import DEFAULT_SHARE, history
 from crawlers.dashboard.page import render_page
 from crawlers.telemetry import read_job, read_jobs, read_runs
@@ -173,6 +174,7 @@ def create_app(
     refresh: float = 2.0,
     control: writes.Control | None = None,
     scheduler: writes.Scheduler | None = None,
+    alerts: Alerts | None = None,
     compare_share: float = DEFAULT_SHARE,
 ) -> web.Application:
     middlewares = [writes.write_guard(token)]
@@ -201,6 +203,14 @@ def create_app(
             task.cancel()
 
         app.cleanup_ctx.append(run_schedules)
+    if alerts is not None:
+
+        async def run_alerts(_app):
+            task = asyncio.create_task(alerts.run())
+            yield
+            task.cancel()
+
+        app.cleanup_ctx.append(run_alerts)
     app.add_routes(
         [
             web.get("/", page),
