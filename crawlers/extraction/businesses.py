@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from cssselect import GenericTranslator
@@ -184,7 +185,9 @@ def _website(links, url: str) -> str:
     for a in links.iter("a"):
         href = (a.get("href") or "").strip()
         if href and "track-visit-website" in (a.get("class") or "").split():
-            website = urljoin(url, href)
+            # Nearly every website link is absolute: urljoin, for those only, would cost
+            # more than the rest of the card.
+            website = href if href.startswith(("http://", "https://")) else urljoin(url, href)
             if external_website(website, url):
                 return website
     return ""
@@ -193,14 +196,26 @@ def _website(links, url: str) -> str:
 def external_website(link: str, page_url: str) -> bool:
     """An http(s) link off the directory: not to yellowpages.com, nor to the page's host."""
     parts = urlsplit(link)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https"):
         return False
-    host = _bare(parts.hostname)
-    own = _bare(urlsplit(page_url).hostname or "")
-    return host != own and not any(host == d or host.endswith("." + d) for d in DIRECTORY_HOSTS)
+    return _off_directory(parts.netloc, urlsplit(page_url).netloc)
 
 
-def _bare(host: str) -> str:
+@lru_cache(maxsize=4096)
+def _off_directory(netloc: str, page_netloc: str) -> bool:
+    # Cached: a crawl meets the same few page hosts, and parsing hosts is most of the cost.
+    host = _bare(netloc)
+    return (
+        bool(host)
+        and host != _bare(page_netloc)
+        and not any(host == d or host.endswith("." + d) for d in DIRECTORY_HOSTS)
+    )
+
+
+def _bare(netloc: str) -> str:
+    """`User@WWW.Example.com.:8080` -> `example.com`."""
+    host = netloc.rpartition("@")[2]
+    host = host.partition("]")[0] + "]" if host.startswith("[") else host.partition(":")[0]
     host = host.lower().rstrip(".")
     return host[4:] if host.startswith("www.") else host
 

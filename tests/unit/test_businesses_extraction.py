@@ -177,6 +177,8 @@ def test_a_link_to_the_pages_own_host_is_the_directory():
     assert not external_website("http://127.0.0.1:8301/dover-de/mip/x-1", page)
     assert external_website("https://joes.example/", page)
     assert not external_website("https://WWW.YellowPages.com./x", page)
+    assert not external_website("http://joe@www.yellowpages.com:80/x", page)
+    assert external_website("http://joe@joes.example:8301/", page)
 
 
 @pytest.mark.parametrize(
