@@ -633,6 +633,8 @@ class Site(BaseSite):
         return {
             "spider": "emails",
             "args": {"urls": ",".join(self.seeds())},
+            # The blocked site's start page is given up in seconds, not half a minute.
+            "settings": {"RETRY_BACKOFF_MAX": 2},
             "env": {"http_proxy": self.url, "no_proxy": ""},
             "check": check,
         }
