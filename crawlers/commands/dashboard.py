@@ -21,7 +21,7 @@ from scrapy.commands import ScrapyCommand
 
 from crawlers.dashboard.alerts import Alerts, LocalClaims, RedisClaims
 from crawlers.dashboard.app import create_app
-from crawlers.dashboard.checks import spider_checker
+from crawlers.dashboard.checks import failed_redoer, spider_checker
 from crawlers.dashboard.control import Control, FileJobs, RedisJobs
 from crawlers.dashboard.schedules import FileSchedules, RedisSchedules, Scheduler
 from crawlers.dashboard.scrapyd import DEFAULT_PROJECT, Scrapyd, parse_nodes
@@ -135,6 +135,7 @@ class Command(ScrapyCommand):
             jobs,
             spider_checker(settings),
             stop_grace=number_setting(settings, "DASHBOARD_STOP_GRACE", 30.0),
+            redo_failed=failed_redoer(settings),
         )
 
     def _scheduler(self, settings, store, control: Control | None) -> Scheduler | None:

@@ -6,8 +6,17 @@ from __future__ import annotations
 
 from scrapy.spiderloader import get_spider_loader
 
+from crawlers.dashboard.control import StartError, Unavailable
+from crawlers.errors import ConfigError
+from crawlers.ledger import open_ledger
 from crawlers.setting_checks import check_overrides
 from crawlers.spider_args import argument_problem
+
+# How a spider's failed units can be redone by a new run. businesses: its target ledger
+# (shared with the nodes: DATABASE_URL, or the DATA_DIR they share) puts failed targets back
+# to planned; vehicles: a new run fetches only the reports not saved yet. The others redo
+# everything in a new run, which is a start, not a retry of what failed.
+REDO = {"businesses": "ledger", "vehicles": "new run"}
 
 
 def spider_checker(settings):
@@ -30,3 +39,26 @@ def spider_checker(settings):
         return f"setting {problem.removeprefix('-s ')}" if problem else None
 
     return check
+
+
+def failed_redoer(settings):
+    """spider -> how many failed units were put back (None: a new run finds them itself)."""
+
+    def redo(spider: str) -> int | None:
+        how = REDO.get(spider)
+        if how is None:
+            raise StartError(
+                f"{spider} cannot redo only its failed units: start the job again instead"
+            )
+        if how == "new run":
+            return None
+        try:
+            ledger = open_ledger(settings)
+        except ConfigError as exc:
+            raise Unavailable(f"the businesses ledger: {exc}") from None
+        try:
+            return ledger.reset(failed=True, stuck=False)
+        finally:
+            ledger.close()
+
+    return redo

@@ -166,6 +166,7 @@ class Control:
         jobs: RedisJobs | FileJobs,
         check_spider,
         stop_grace: float = 30.0,
+        redo_failed=None,
     ):
         self.scrapyd = scrapyd
         self.jobs = jobs
@@ -173,6 +174,9 @@ class Control:
         # settings (the dashboard runs in the project).
         self.check_spider = check_spider
         self.stop_grace = stop_grace
+        # spider -> how many failed units were put back for a new run to redo (see
+        # checks.failed_redoer); StartError when the spider cannot redo only those.
+        self.redo_failed = redo_failed
         self._ended: dict[str, str | None] = {}  # scrapyd job id -> its error, once finished
 
     async def _blocking(self, func, *args):
@@ -248,6 +252,18 @@ class Control:
         await self._spider_on(nodes, record["spider"])
         record["stops"] = []
         return await self._schedule(record, nodes)
+
+    async def retry_failed(self, job: str) -> dict:
+        """Redo the failed units of an ended job: put back what the spider keeps (the
+        businesses ledger), then start it again on its nodes."""
+        record = await self._record(job)
+        view = await self.view(record)
+        if view["state"] in (PENDING, RUNNING):
+            raise Conflict(f"job {job!r} is still {view['state']}")
+        if self.redo_failed is None:
+            raise StartError("retrying failed units is not set up on this dashboard")
+        put_back = await self._blocking(self.redo_failed, record["spider"])
+        return {**await self.resume(job), "put_back": put_back}
 
     async def _spider_on(self, nodes: list[Node], spider: str) -> None:
         found = await asyncio.gather(

@@ -106,7 +106,8 @@ CONTROL_SCRIPT = """
         n.error ? el("span", {class: "err"}, " " + n.error) : ""))),
       el("td", {}, ...(j.state === "running" || j.state === "pending"
         ? [button("stop", j.job, j.stopping ? "Stop now" : "Stop")]
-        : [button("resume", j.job, "Resume"), " ", button("discard", j.job, "Discard")]))));
+        : [button("resume", j.job, "Resume"), " ", button("retry-failed", j.job, "Retry failed"),
+           " ", button("discard", j.job, "Discard")]))));
     document.getElementById("started").replaceChildren(
       table(["job", "spider", "state", "nodes", ""], rows, "No job started here yet."));
   }

@@ -6,6 +6,7 @@
   POST /api/jobs/<job>/stop       SIGINT; again after DASHBOARD_STOP_GRACE: SIGTERM
   POST /api/jobs/<job>/resume     schedule a stopped job again on its nodes
   POST /api/jobs/<job>/discard    forget a stopped job, its queue and state
+  POST /api/jobs/<job>/retry-failed  put its failed units back (businesses), run it again
   GET  /api/schedules             the schedules, each with its next slot
   POST /api/schedules             {"name", "cron", "spider", "args", "settings", "nodes"} -> 201
   POST /api/schedules/<name>/pause, .../unpause, .../delete
@@ -115,6 +116,10 @@ async def resume(request: web.Request) -> web.Response:
     return await _act(request, _control(request).resume(request.match_info["job"]))
 
 
+async def retry_failed(request: web.Request) -> web.Response:
+    return await _act(request, _control(request).retry_failed(request.match_info["job"]))
+
+
 async def discard(request: web.Request) -> web.Response:
     return await _act(request, _control(request).discard(request.match_info["job"]))
 
@@ -153,4 +158,5 @@ ROUTES = [
     web.post("/api/jobs/{job}/stop", stop),
     web.post("/api/jobs/{job}/resume", resume),
     web.post("/api/jobs/{job}/discard", discard),
+    web.post("/api/jobs/{job}/retry-failed", retry_failed),
 ]

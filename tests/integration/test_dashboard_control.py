@@ -388,3 +388,49 @@ def test_a_schedule_fires_once_per_slot_with_two_dashboards(
     assert write(first, "api/schedules/every/delete")[1] == {"name": "every", "deleted": True}
     assert read(second, "api/schedules")[1] == {"schedules": []}
     assert write(first, "api/schedules/every/delete")[0] == 404
+
+
+def test_retry_failed_puts_the_failed_targets_back_and_runs_again(
+    sandbox_factory, nodes, dashboards, redis_url, tmp_path
+):
+    from tests.integration.test_businesses import SETTINGS, generate, ledger_rows, site_knobs
+
+    sb = sandbox_factory(["businesses"], knobs=site_knobs(broken="dentists|Dover, DE"))
+    shared = tmp_path / "shared"  # the embedded ledger the node and the dashboard share
+    env = {"DATA_DIR": str(shared)}
+    generate(env, tmp_path)
+    n1 = nodes.start("n1", {"REDIS_URL": redis_url, "DATA_DIR": str(shared)})
+    dash = dashboards(
+        dashboard_env(redis_url, f"one={n1}", tmp_path, DATA_DIR=str(shared)), "--token", TOKEN
+    )
+    settings = {
+        **{k: str(v) for k, v in SETTINGS.items()},
+        "BUSINESSES_BASE_URL": sb.url("businesses"),
+    }
+    status, job = write(
+        dash,
+        "api/jobs",
+        {"spider": "businesses", "args": {"states": "DE"}, "settings": settings, "job": "biz"},
+    )
+    assert status == 201, job
+    wait_for(lambda: (j := started_job(dash, "biz")) and j["state"] == "finished", what="biz")
+    failed = [r for r in ledger_rows(env) if r["status"] == "failed"]
+    assert [(r["search_terms"], r["city"]) for r in failed] == [("dentists", "Dover")]
+
+    sb.set_knobs("businesses", options={"broken": ""})
+    status, again = write(dash, "api/jobs/biz/retry-failed")
+    assert status == 200, again
+    assert again["put_back"] == 1 and again["state"] in ("pending", "running")
+    wait_for(lambda: started_job(dash, "biz")["state"] == "finished", what="the retry")
+    assert {r["status"] for r in ledger_rows(env)} == {"done"}
+
+    # A spider that would redo everything says so instead.
+    status, mails = write(
+        dash, "api/jobs", {"spider": "emails", "args": {"urls": "http://x.test/"}, "job": "m"}
+    )
+    assert status == 201, mails
+    wait_for(lambda: started_job(dash, "m")["state"] == "finished", what="the emails job")
+    assert write(dash, "api/jobs/m/retry-failed") == (
+        400,
+        {"error": "emails cannot redo only its failed units: start the job again instead"},
+    )
