@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from crawlers.cluster import connection
+from crawlers.cluster.scheduler import serializer
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class Cluster:
         # Add-ons run before the engine exists, the one place where an unreachable server
         # can still end the crawl with one line instead of a torn-down engine's tracebacks.
         connection.check(settings)
+        serializer(settings)  # a bad SCHEDULER_SERIALIZER, one line before anything starts
         settings.set("SCHEDULER", SCHEDULER, priority="addon")
         for name, instead in NOT_HONOURED.items():
             if settings.get(name) is not None:

@@ -49,3 +49,34 @@ def test_errors_are_described_in_one_ascii_line_without_the_password():
     url = "redis://user:s3cr%C3%A9t@host:6379/0"
     exc = redis.exceptions.ConnectionError("auth failed for s3cr\u00e9t\nat host")
     assert describe(exc, url) == "auth failed for *** at host"
+
+
+def test_scheduler_serializer_is_read_as_scrapy_redis_reads_it():
+    import pickle
+
+    from scrapy_redis import picklecompat
+
+    from crawlers.cluster.scheduler import serializer
+
+    request = {"url": "https://example.com/", "body": b"", "meta": {"page": "p1"}}
+    default = serializer(Settings())
+    assert pickle.loads(default.dumps(request)) == request
+    chosen = serializer(Settings({"SCHEDULER_SERIALIZER": "scrapy_redis.picklecompat"}))
+    assert chosen is picklecompat
+    assert picklecompat.loads(chosen.dumps(request)) == request
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("no.such.module", "SCHEDULER_SERIALIZER 'no.such.module' cannot be imported: "),
+        ("string", "SCHEDULER_SERIALIZER must have dumps() and loads()"),
+    ],
+)
+def test_a_serializer_that_cannot_serve_is_one_line(value, message):
+    from crawlers.cluster.scheduler import serializer
+
+    with pytest.raises(ConfigError) as err:
+        serializer(Settings({"SCHEDULER_SERIALIZER": value}))
+    assert str(err.value).startswith(message)
+    assert "\n" not in str(err.value)
