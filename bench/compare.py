@@ -64,6 +64,7 @@ BUSINESS_KNOBS = (
     "businesses.per_page=30",
     "businesses.burst_429=0",
     "businesses.block_rate=0",
+    "businesses.odd_rate=0",
 )
 # Flights pages render their options at once from data inline in the page: one round trip
 # a page, so concurrency / latency is the real ceiling. None is left unrendered (each would

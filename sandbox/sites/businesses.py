@@ -16,6 +16,8 @@ What the real site throws at a crawler, each on by default:
   block_rate       share of search pages answered with a Cloudflare block or challenge page
                    instead (default 0.03), `block_403` of them with status 403, the rest 200
                    (default 0.5); a retry gets the page
+  odd_rate         share of search pages answered 200 with a page that is not the
+                   directory's (a maintenance notice, an empty body) (default 0.01)
   blocked          searches answered with a block page every time, from a page on:
                    `terms|City, ST[|page]` joined by `;` (no page: from page 1)
 The markup shares are decided per business when the data is built.
@@ -148,6 +150,7 @@ class Site(BaseSite):
         # Its own sequence: the Nth search page served meets the Nth draw, whatever the timing.
         self.burst_rng = random.Random(self.knobs.seed * 15485863 + 5)
         self.block_rng = random.Random(f"{self.knobs.seed}:blocks")
+        self.odd_rng = random.Random(f"{self.knobs.seed}:odd")
         states = [s.strip().upper() for s in self.knobs.option("states", DEFAULT_STATES).split(",")]
         min_population = self.knobs.option("min_population", 15000)
         categories = self.knobs.option("categories", DEFAULT_CATEGORIES)
@@ -318,6 +321,11 @@ class Site(BaseSite):
         block = self._block_page(key, page)
         if block is not None:
             return block
+        roll, variant = self.odd_rng.random(), self.odd_rng.random()
+        if roll < self.knobs.option("odd_rate", 0.01):
+            self.count("odd_page")
+            body = ODD_PAGES[int(variant * len(ODD_PAGES))]
+            return web.Response(text=body, content_type="text/html")
         search = self.searches.get(key)
         self.count("search_pages")
         cards = search.pages[page - 1] if search and page <= len(search.pages) else []
@@ -379,7 +387,8 @@ class Site(BaseSite):
                 f"{len(result.items) - len(got)} duplicates, {len(ads)} ads, "
                 f"{stats.get('businesses/rejected', 0)} rejected by the filter, "
                 f"{stats.get('retry/count', 0)} retries "
-                f"({stats.get('pages/rejected/blocked', 0)} of block pages)"
+                f"({stats.get('pages/rejected/blocked', 0)} of block pages, "
+                f"{stats.get('pages/rejected/unrecognised_page', 0)} of other pages)"
             )
 
         return {
@@ -516,6 +525,13 @@ def _directory_link(b: Business, root: str, digest: int) -> str:
     return forms[digest % len(forms)]
 
 
+# 200s that are not the directory's page: what a proxy, a CDN or the site in maintenance
+# answers now and then.
+ODD_PAGES = (
+    "<!DOCTYPE html><html><head><title>Service update</title></head><body><p>We are"
+    " updating this page. Please try again shortly.</p></body></html>",
+    "",
+)
 # The sandbox's own pages in the manner of Cloudflare's: a block, and a managed challenge.
 BLOCK_PAGES = (
     "<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head>"

@@ -110,8 +110,9 @@ def stored_businesses(url: str) -> list[tuple]:
 
 
 def test_targets_file_collects_every_organic_business_once(sandbox_factory, crawl, tmp_path):
-    # Block pages (with 200 and with 403) for a quarter of the search pages, and the faults.
-    sb = sandbox_factory(["businesses"], knobs=site_knobs(block_rate=0.25))
+    # Block pages (with 200 and with 403) for a quarter of the search pages, pages that are
+    # not the directory's for one in ten, and the faults.
+    sb = sandbox_factory(["businesses"], knobs=site_knobs(block_rate=0.25, odd_rate=0.1))
     truth = sb.truth("businesses")
     targets = helpers.write_targets(
         tmp_path / "targets.tsv", truth["searches"], header="# searches to check\n"
@@ -138,6 +139,7 @@ def test_targets_file_collects_every_organic_business_once(sandbox_factory, craw
     # Every block page was seen for what it is, retried, and the crawl still complete.
     assert site["block_200"] > 0 and site["block_403"] > 0
     assert result.stats["pages/rejected/blocked"] == site["block_200"] + site["block_403"]
+    assert result.stats["pages/rejected/unrecognised_page"] == site["odd_page"] > 0
     assert "progress/failed" not in result.stats
     # Every field comes through as the site shows it, whichever markup showed it.
     for item in result.items:

@@ -102,3 +102,12 @@ def test_block_pages_at_a_rate_with_200_and_403():
     assert site.stats["block_200"] + site.stats["block_403"] == 40 - site.stats["search_pages"]
     assert site.stats["block_200"] > 0 and site.stats["block_403"] > 0
     assert statuses.count(403) == site.stats["block_403"]
+
+
+def test_pages_that_are_not_the_directorys_at_a_rate():
+    site = directory(odd_rate=1.0, block_rate=0, burst_429=0)
+    for _ in range(4):
+        odd = answer(site, "dentists", "Dover, DE")
+        assert odd.status == 200 and block_reason(odd.text) is None
+        assert not directory_page(odd.text)
+    assert site.stats["odd_page"] == 4 and site.stats["search_pages"] == 0
