@@ -81,7 +81,9 @@ class Command(ScrapyCrawlCommand):
             try:
                 converted = self._check(args, spargs, overrides)
             except ConfigError as exc:
-                error_line(str(exc), overrides.get("LOG_FILE") or self.settings.get("LOG_FILE"))
+                log_file = opts.logfile or overrides.get("LOG_FILE")
+                log_file = log_file or self.settings.get("LOG_FILE")
+                error_line(str(exc), log_file)
                 raise SystemExit(EXIT_CONFIG) from None
             # Converted, so that every component reads the same value; set before Scrapy's
             # own handling, whose -o then replaces FEEDS as it would a -s FEEDS.
@@ -103,7 +105,10 @@ class Command(ScrapyCrawlCommand):
         """The overrides converted to their settings' types; ConfigError for bad input."""
         if ENV_PROBLEMS:
             raise ConfigError(ENV_PROBLEMS[0])
-        loader = get_spider_loader(self.settings)
+        # Where spiders are found may itself be given with -s (SPIDER_MODULES).
+        where = self.settings.copy()
+        where.setdict({k: v for k, v in overrides.items() if k.startswith("SPIDER_")}, "cmdline")
+        loader = get_spider_loader(where)
         spidercls = None
         if len(args) == 1:
             problem = spider_problem(args[0], loader.list())

@@ -324,3 +324,14 @@ def test_a_categories_file_that_is_not_utf8_is_one_line(tmp_path):
     assert result.stderr == (
         f"error: cannot read {categories}: not UTF-8 text (byte 12); save it as UTF-8\n"
     )
+
+
+def test_spiders_are_looked_for_where_spider_modules_says(tmp_path):
+    # -s SPIDER_MODULES applies to the name check as it does to the crawl.
+    result = scrapy(
+        "crawl", "catalg", "-s", "SPIDER_MODULES=tests.spiders", env={"DATA_DIR": str(tmp_path)}
+    )
+    assert (result.returncode, result.stderr) == (
+        2,
+        "error: no spider 'catalg'; did you mean 'catalog'?\n",
+    )
