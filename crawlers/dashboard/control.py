@@ -59,6 +59,16 @@ class Conflict(StartError):
     status = 409
 
 
+def log_error(tail: str) -> str | None:
+    """The error line a node's crawl ended with, from the end of its log, if it says so."""
+    for line in reversed(tail.splitlines()):
+        if line.startswith("error: ") or " ERROR: " in line:
+            return clean_message(line, 300)
+    if "Spider closed (" not in tail:
+        return "the crawl ended before its spider closed (the node's scrapyd log says why)"
+    return None
+
+
 class RedisJobs:
     def __init__(self, client, prefix: str = "dashboard"):
         self.client = client
@@ -359,9 +369,10 @@ class Control:
             out.update(state=found["state"], log_url=found.get("log_url"))
             if found["state"] == FINISHED and not out["error"]:
                 if entry["jobid"] not in self._ended:
-                    log_url = found.get("log_url") or ""
-                    self._ended[entry["jobid"]] = await self._log_error(node, log_url)
-                out["error"] = self._ended[entry["jobid"]]
+                    tail = await self.scrapyd.log_tail(node, found.get("log_url") or "")
+                    if tail:  # not cached while the log cannot be read
+                        self._ended[entry["jobid"]] = log_error(tail)
+                out["error"] = self._ended.get(entry["jobid"])
             return out
 
         nodes = await asyncio.gather(*(one(n, e) for n, e in record["nodes"].items()))
@@ -371,18 +382,6 @@ class Control:
             state = "stopped" if record["stops"] else FINISHED
         public = {k: v for k, v in record.items() if k != "nodes"}
         return {**public, "state": state, "stopping": bool(record["stops"]), "nodes": nodes}
-
-    async def _log_error(self, node: Node, log_url: str) -> str | None:
-        """The error line a node's crawl ended with, if its log says so."""
-        tail = await self.scrapyd.log_tail(node, log_url)
-        if not tail:
-            return None
-        for line in reversed(tail.splitlines()):
-            if line.startswith("error: ") or " ERROR: " in line:
-                return clean_message(line, 300)
-        if "Spider closed (" not in tail:
-            return "the crawl ended before its spider closed (the node's scrapyd log says why)"
-        return None
 
     async def views(self) -> list[dict]:
         records = await self._blocking(self.jobs.all)

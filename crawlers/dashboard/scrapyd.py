@@ -184,11 +184,15 @@ class Scrapyd:
             return ""
         url = node.url + log_url if log_url.startswith("/") else log_url
         try:
-            async with self.session.get(
-                url, auth=node.auth, headers={"Range": f"bytes=-{size}"}
-            ) as resp:
+            # The size first: scrapyd's file server fails a suffix range longer than the file.
+            async with self.session.head(url, auth=node.auth) as head:
+                if head.status != 200:
+                    return ""
+                length = int(head.headers.get("Content-Length") or 0)
+            headers = {"Range": f"bytes={length - size}-"} if length > size else {}
+            async with self.session.get(url, auth=node.auth, headers=headers) as resp:
                 if resp.status not in (200, 206):
                     return ""
                 return (await resp.read()).decode("utf-8", "replace")
-        except (TimeoutError, aiohttp.ClientError):
+        except (TimeoutError, ValueError, aiohttp.ClientError):
             return ""

@@ -434,3 +434,20 @@ def test_retry_failed_puts_the_failed_targets_back_and_runs_again(
         400,
         {"error": "emails cannot redo only its failed units: start the job again instead"},
     )
+
+
+def test_a_node_that_cannot_start_its_crawl_shows_why(nodes, dashboards, redis_url, tmp_path):
+    dead = f"redis://:redis-pw-9@127.0.0.1:{free_port()}/0"
+    n1 = nodes.start("n1", {"REDIS_URL": dead, "DATA_DIR": str(tmp_path / "d1")})
+    dash = dashboards(dashboard_env(redis_url, f"one={n1}", tmp_path), "--token", TOKEN)
+    status, job = write(
+        dash, "api/jobs", {"spider": "emails", "args": {"urls": "http://x.test/"}, "job": "nr"}
+    )
+    assert status == 201, job
+    ended = wait_for(
+        lambda: (j := started_job(dash, "nr")) and j["state"] == "finished" and j,
+        what="the job to end",
+    )
+    (node,) = ended["nodes"]
+    assert "ERROR: cannot reach Redis at redis://:***@127.0.0.1:" in node["error"], node
+    assert "redis-pw-9" not in json.dumps(ended)
