@@ -9,8 +9,9 @@
   spaced `m a i l [at] e x a m p l e [dot] c o m`);
   JavaScript string escapes (`\\u0040`, `\\u003e` before an address).
 
-It is fast because it never scans with a pattern that starts with a character class: it
-looks for the rare anchors (`@`, `mailto:`, `cfemail`, ` at `) and reads around them.
+It is fast because it looks for the rare anchors (`@`, `mailto:`, `cfemail`, ` at `) and
+reads around them (a local part backwards, in one pass over the reversed window), and
+reads a local part's wider context only when a rare character asks for it.
 
 Local parts: letters of any script with their combining marks (Devanagari vowel signs),
 digits and `._+-` are read directly. The rarer RFC 5322 characters (`!#$%&'*/=?^`{|}~`)

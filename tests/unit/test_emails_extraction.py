@@ -201,6 +201,30 @@ def test_saved_page_with_every_form(saved_page):
     )
 
 
+def test_saved_page_with_the_rare_forms_of_the_real_web(saved_page):
+    # Written by hand: every address a reader of the page would write to, and nothing of
+    # the look-alikes around them (font axes, asset versions, map coordinates, a template,
+    # a placeholder, an address percent-encoded inside a share link, glued punctuation).
+    found = extract_emails(saved_page("emails/rare_forms.html"))
+    assert sorted(found) == sorted(
+        [
+            "hello@example-trading.com",
+            "support@example-trading.com",
+            "desk@example-trading.com",
+            "help@example-trading.com",
+            "news@example-trading.com",
+            "user+mailbox/department=shipping@example-trading.com",
+            "o'brien@example-trading.com",
+            'test."desk".support@example-trading.com',
+            "उपयोगकर्ता@example-trading.com",
+            "press.office@example-trading.com",
+            "fax@extrade.com",
+            "legal@example-trading.com",
+            "info@example-trading.com",
+        ]
+    )
+
+
 # -- canonical form ---------------------------------------------------------------------
 def test_canonical():
     assert canonical(" John.Smith@Example.COM ") == "john.smith@example.com"
