@@ -191,3 +191,14 @@ def test_cloudflare_read_a_sentence_into_the_address():
     assert f'data-cfemail="{glued}"' in page
     assert decode_cfemail(glued) == "support@calebandbrown.com.It"
     assert extract_emails(f'<span data-cfemail="{glued}"></span>') == ["support@calebandbrown.com"]
+
+
+def test_defanged_forms_excluded_for_their_made_up_suffix_are_read_with_a_real_one():
+    refang = [c for c in load_cases() if c["id"].startswith("refang-")]
+    assert len(refang) == 17
+    for case in refang:
+        assert "tld" in case["input"]
+        text = case["input"].replace("tld", "org")
+        # refang-2, `myuser @ example.com.tld`, is a spaced @ before plain dots as well.
+        expected = [] if case["id"] == "refang-2" else ["myuser@example.com.org"]
+        assert extract_emails(text) == expected, case["input"]
