@@ -9,6 +9,7 @@ import asyncio
 
 import pytest
 from scrapy.http import HtmlResponse
+from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
@@ -100,3 +101,16 @@ def test_with_a_target_a_failed_site_leaves_the_addresses_to_go_unchanged():
 
 async def started(spider):
     return [request async for request in spider.start()]
+
+
+def test_a_start_page_not_found_fails_its_site_but_no_page():
+    crawler, spider, _ = spider_chain()
+    request = start_request(spider)
+    failure = Failure(HttpError(answer(request, b"not found", 404)))
+    failure.request = request
+    spider.page_failed(failure)
+    stats = crawler.stats.get_stats()
+    assert stats["emails/pages_not_found"] == 1
+    assert "emails/pages_failed" not in stats
+    assert stats["emails/sites_failed/http_404"] == 1
+    assert counts_from_stats(stats).failures == {"site_http_404": 1}
