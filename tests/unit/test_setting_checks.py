@@ -102,6 +102,10 @@ def test_first_problem_is_reported():
     }
 
 
+# getfloat("NAME"), and scrapy-playwright's own _get_float_setting(settings, "NAME").
+READ_AS_FLOAT = re.compile(r'(?:getfloat|_get_float_setting)\(\s*(?:settings,\s*)?"([A-Z0-9_]+)"')
+
+
 def test_every_whole_number_default_read_as_a_float_allows_fractions():
     """FRACTIONS_ALLOWED is the list of settings with a whole-number default that the
     project, Scrapy or a plugin reads with getfloat: found again here in their sources."""
@@ -112,14 +116,15 @@ def test_every_whole_number_default_read_as_a_float_allows_fractions():
     read_as_float = set()
     for root in roots:
         for source in root.rglob("*.py"):
-            read_as_float |= set(re.findall(r'getfloat\(\s*"([A-Z0-9_]+)"', source.read_text()))
+            read_as_float |= set(READ_AS_FLOAT.findall(source.read_text()))
     whole = {
         name
         for name in read_as_float
         if isinstance(defaults.get(name), int) and not isinstance(defaults.get(name), bool)
     }
     assert whole <= FRACTIONS_ALLOWED, whole - FRACTIONS_ALLOWED
-    assert "DOWNLOAD_DELAY" in whole  # the scan finds what it should
+    # The scan finds what it should.
+    assert {"DOWNLOAD_DELAY", "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT"} <= whole
 
 
 def test_env_booleans_take_the_same_words_and_note_the_rest(monkeypatch):
