@@ -129,15 +129,6 @@ def convert_value(name: str, raw: Any, default: Any) -> Any:
     return raw
 
 
-def check_value(name: str, raw: Any, default: Any) -> str | None:
-    """Why `raw` cannot stand for a setting whose default is `default`, or None."""
-    try:
-        convert_value(name, raw, default)
-    except SettingError as exc:
-        return str(exc)
-    return None
-
-
 def convert_overrides(given: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
     """The overrides `given`, each converted to its default's type; SettingError on the first
     that cannot be."""

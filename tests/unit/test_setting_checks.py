@@ -10,11 +10,20 @@ import crawlers
 from crawlers.env import env_bool
 from crawlers.setting_checks import (
     FRACTIONS_ALLOWED,
+    SettingError,
     check_overrides,
-    check_value,
     convert_overrides,
     convert_value,
 )
+
+
+def check_value(name, raw, default):
+    """The error line for `raw`, or None when it converts."""
+    try:
+        convert_value(name, raw, default)
+    except SettingError as exc:
+        return str(exc)
+    return None
 
 
 def test_numbers_booleans_and_log_levels_are_checked():
