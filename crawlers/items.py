@@ -70,3 +70,14 @@ class EmailItem:
     site: str
     page: str
     first_seen: str  # ISO 8601, UTC
+
+
+@dataclass
+class ItemBatch:
+    """The records of one page, as one item through Scrapy (crawlers/batches.py): its
+    pipelines, signals and feed see a page, users see the records."""
+
+    records: list[Any]
+    key: Any = None  # what the spider that made it knows it by (a target's id, say)
+    # (record, DropItem) for each record a pipeline dropped from the batch
+    dropped: list[tuple[Any, Exception]] = field(default_factory=list)

@@ -23,6 +23,8 @@ for _module in ("scrapy_redis", "rotating_proxies"):
 BOT_NAME = "crawlers"
 SPIDER_MODULES = ["crawlers.spiders"]
 NEWSPIDER_MODULE = "crawlers.spiders"
+# A crawl imports its own spider's module only, not every spider's (crawlers/spider_loader.py).
+SPIDER_LOADER_CLASS = "crawlers.spider_loader.LazySpiderLoader"
 COMMANDS_MODULE = "crawlers.commands"
 
 DATA_DIR = env_str("DATA_DIR", str(PROJECT_ROOT / "data"))
@@ -195,6 +197,12 @@ CLUSTER_REDIS_WAIT = 300
 # in batches takes to commit a batch, so a node dying with rows in memory loses none.
 CLUSTER_ACK_DELAY = 0
 
+# --- Items ----------------------------------------------------------------------------------
+# businesses and emails yield a page's records as one item (crawlers/batches.py): feeds,
+# stats and CLOSESPIDER_ITEMCOUNT still count records. False: one item per record, for a
+# pipeline or item_scraped handler of your own that expects one.
+ITEM_BATCHES = True
+
 # --- Logging -------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 # "Scraped from" records cost about 8% of the CPU of a listing crawl even when filtered.
@@ -204,6 +212,11 @@ TELNETCONSOLE_ENABLED = False
 EXTENSIONS = {
     "scrapy.extensions.corestats.CoreStats": None,
     "crawlers.extensions.corestats.CoreStats": 0,
+    # Feeds and CLOSESPIDER_ITEMCOUNT take a batch's records one by one (crawlers/batches.py).
+    "scrapy.extensions.feedexport.FeedExporter": None,
+    "crawlers.batches.BatchFeedExporter": 0,
+    "scrapy.extensions.closespider.CloseSpider": None,
+    "crawlers.batches.BatchCloseSpider": 0,
     # Resources first: the report and the last telemetry snapshot read its final sample.
     "crawlers.extensions.resources.ResourceMonitor": 100,
     "crawlers.extensions.progress.ProgressLog": 110,

@@ -3,7 +3,8 @@ store them (the feed by default; an upsert keyed by ypid in PostgreSQL when DATA
 
 Order in ITEM_PIPELINES: filter, then dedupe, then the store. A rejected listing is dropped
 with `RejectedListing`, a repeat with `DuplicateListing`, so the spider can count each per
-target from the item_dropped signal.
+target: from the item_dropped signal, or, for a page's batch (crawlers/batches.py), from
+the batch's `dropped` records.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.extensions.feedexport import FileFeedStorage
 
+from crawlers.batches import keep_records
 from crawlers.db import connect, create_schema
 from crawlers.errors import ConfigError
 from crawlers.inputs import input_label, read_input
-from crawlers.items import BusinessItem
+from crawlers.items import BusinessItem, ItemBatch
 
 
 class UnbufferedFileFeedStorage(FileFeedStorage):
@@ -132,6 +134,11 @@ class BusinessFilterPipeline:
         return cls(crawler, ListingFilter.from_file(path))
 
     def process_item(self, item):
+        if isinstance(item, ItemBatch):
+            return keep_records(item, self.stats, self.check)
+        return self.check(item)
+
+    def check(self, item):
         if not isinstance(item, BusinessItem):
             return item
         reason = self.rules.reason(item.name, item.categories)
@@ -155,6 +162,11 @@ class BusinessDedupePipeline:
         return cls(crawler)
 
     def process_item(self, item):
+        if isinstance(item, ItemBatch):
+            return keep_records(item, self.stats, self.check)
+        return self.check(item)
+
+    def check(self, item):
         if not isinstance(item, BusinessItem):
             return item
         if item.ypid in self.seen:
@@ -200,8 +212,9 @@ UPSERT = (
 
 
 class BusinessPostgresPipeline:
-    """Upserts in batches; an item counts as processed only once its batch is committed,
-    so the spider marks a target done only when its businesses are really stored."""
+    """Upserts in batches; an item (a business, or a page's batch of them) counts as
+    processed only once its batch is committed, so the spider marks a target done only
+    when its businesses are really stored."""
 
     def __init__(self, crawler, url: str, batch_size: int, interval: float, wait: float):
         self.stats = crawler.stats
@@ -233,10 +246,13 @@ class BusinessPostgresPipeline:
         create_schema(self.db, "businesses", SCHEMA)
 
     async def process_item(self, item):
-        if not isinstance(item, BusinessItem):
+        records = item.records if isinstance(item, ItemBatch) else [item]
+        businesses = [r for r in records if isinstance(r, BusinessItem)]
+        if not businesses:
             return item
-        adapter = ItemAdapter(item)
-        self.rows.append(tuple(adapter.get(c) for c in COLUMNS))
+        for business in businesses:
+            adapter = ItemAdapter(business)
+            self.rows.append(tuple(adapter.get(c) for c in COLUMNS))
         loop = asyncio.get_running_loop()
         if self.batch is None:
             self.batch = loop.create_future()

@@ -36,6 +36,7 @@ from crawlers import db, outcomes
 from crawlers.cluster.scheduler import AckHold, hold_acks
 from crawlers.env import redact_url
 from crawlers.errors import EXIT_FAILED, ConfigError, stop_crawl
+from crawlers.items import ItemBatch
 
 logger = logging.getLogger(__name__)
 
@@ -101,10 +102,11 @@ class EmailStorePipeline:
         self.timer.start(self.flush_seconds, now=False)
 
     def process_item(self, item):
+        records = item.records if isinstance(item, ItemBatch) else [item]
         if self.conn is None:
-            outcomes.done(self.stats)
+            outcomes.done(self.stats, len(records))
             return item
-        self.rows.append((item.email, item.site, item.page, item.first_seen))
+        self.rows.extend((r.email, r.site, r.page, r.first_seen) for r in records)
         if len(self.rows) >= self.batch_size:
             self.flush()
         return item

@@ -24,6 +24,7 @@ from scrapy.exceptions import DontCloseSpider
 from twisted.internet.task import LoopingCall
 
 from crawlers import outcomes
+from crawlers.batches import batching, item_workers
 from crawlers.errors import EXIT_FAILED, ConfigError, stop_crawl
 from crawlers.extraction.blocks import UNRECOGNISED
 from crawlers.extraction.businesses import (
@@ -33,7 +34,7 @@ from crawlers.extraction.businesses import (
     parse_results,
     search_url,
 )
-from crawlers.items import BusinessItem
+from crawlers.items import BusinessItem, ItemBatch
 from crawlers.jobs import node_id
 from crawlers.ledger import Target, open_ledger
 from crawlers.ledger.files import FileTargets
@@ -149,6 +150,8 @@ class BusinessesSpider(scrapy.Spider):
         if not settings.getdict("FEEDS") and not settings.get("DATABASE_URL"):
             path = f"{settings.get('DATA_DIR')}/businesses.jsonl"
             settings.set("FEEDS", {path: {"format": "jsonlines"}}, priority="spider")
+        # A page yields its batch and its next page (crawlers/batches.py).
+        item_workers(settings, 2)
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -173,6 +176,7 @@ class BusinessesSpider(scrapy.Spider):
         )
         ahead = max(0, min(settings.getint("BUSINESSES_CLAIM_BATCH", 8), self.in_flight))
         self.wait_for_leases = settings.getbool("BUSINESSES_WAIT_FOR_LEASES", True)
+        self.batching = batching(settings)
         if self.targets_file:
             self.source = FileTargets(self.targets_file)
         else:
@@ -292,12 +296,18 @@ class BusinessesSpider(scrapy.Spider):
             return
         run.pages += 1
         self.crawler.stats.inc_value("businesses/pages")
+        items = []
         for listing in result.listings:
             if listing.ypid in run.seen:
                 continue  # the site repeats cards across the pages of one search
             run.seen.add(listing.ypid)
+            items.append(self.item(listing, run.target))
+        if items and self.batching:
             run.pending += 1
-            yield self.item(listing, run.target)
+            yield ItemBatch(items, key=run.target.id)
+        else:
+            run.pending += len(items)
+            yield from items
         if result.next_url and result.listings and page < self.max_pages:
             yield self.page_request(run.target, page + 1, result.next_url)
         else:
@@ -345,14 +355,24 @@ class BusinessesSpider(scrapy.Spider):
 
     # -- items through the pipelines -------------------------------------------------------
     def _settled(self, item, *, accepted: bool = False, rejected: bool = False, error: str = ""):
-        if not isinstance(item, BusinessItem):
-            return
-        run = self.runs.get(item.target_id)
-        if run is None:
+        if isinstance(item, ItemBatch):
+            run = self.runs.get(item.key)
+            if run is None:
+                return
+            # Records the pipelines dropped from the batch: rejected by the filter, or
+            # repeats of a business kept already (accepted by the filter).
+            turned_down = sum(isinstance(e, RejectedListing) for _, e in item.dropped)
+            run.accepted += len(item.records) * accepted + len(item.dropped) - turned_down
+            run.rejected += len(item.records) * rejected + turned_down
+        elif isinstance(item, BusinessItem):
+            run = self.runs.get(item.target_id)
+            if run is None:
+                return
+            run.accepted += accepted
+            run.rejected += rejected
+        else:
             return
         run.pending -= 1
-        run.accepted += accepted
-        run.rejected += rejected
         if error and not run.failed:
             run.failed = error
         if run.last_page and run.pending == 0:

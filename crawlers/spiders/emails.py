@@ -34,11 +34,12 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.asyncio import create_looping_call
 
 from crawlers import outcomes
+from crawlers.batches import batching, item_workers
 from crawlers.cluster import connection, keys
 from crawlers.errors import ConfigError
 from crawlers.extraction.email_links import CONTACT, TRAP, classify, page_links
 from crawlers.extraction.emails import extract_emails, registered_domain
-from crawlers.items import EmailItem
+from crawlers.items import EmailItem, ItemBatch
 from crawlers.jobs import job_id
 from crawlers.pipelines.email_dedupe import address_book
 
@@ -117,6 +118,8 @@ class EmailsSpider(scrapy.Spider):
     @classmethod
     def update_settings(cls, settings):
         super().update_settings(settings)
+        # A page yields its batch and its links (crawlers/batches.py).
+        item_workers(settings, 4)
         # "A feed otherwise": without PostgreSQL and without -o/FEEDS, a JSON-lines file.
         feeds_given = settings.getpriority("FEEDS") > SETTINGS_PRIORITIES["default"]
         if not settings.get("DATABASE_URL") and not feeds_given:
@@ -150,6 +153,7 @@ class EmailsSpider(scrapy.Spider):
                 f"'{self.seed_key}')"
             )
         self.book = address_book(crawler, self.target)
+        self.batching = batching(settings)
         # On a cluster node each request gets a token of its own, kept in its meta through
         # the shared queue, retries and redirects: the address book lets a page crawled
         # again under the same token (its node died before its rows were committed) claim
@@ -323,8 +327,11 @@ class EmailsSpider(scrapy.Spider):
                 self.crawler.stats.inc_value("emails/found", len(new))
                 when = datetime.now(UTC).isoformat(timespec="seconds")
                 url, host = response.url, site.host
-                for address in new:
-                    yield EmailItem(address, host, url, when)
+                items = [EmailItem(address, host, url, when) for address in new]
+                if self.batching:
+                    yield ItemBatch(items)
+                else:
+                    yield from items
             if self.book.full and self.target_met():
                 self.closing = True
                 raise CloseSpider("target_reached")
