@@ -111,10 +111,11 @@ class Command(ScrapyCrawlCommand):
         loader = get_spider_loader(where)
         spidercls = None
         if len(args) == 1:
-            problem = spider_problem(args[0], loader.list())
-            if problem:
-                raise ConfigError(problem)
-            spidercls = loader.load(args[0])
+            try:
+                spidercls = loader.load(args[0])
+            except KeyError:
+                # The list only now: it imports every spider's module (crawlers/spider_loader.py).
+                raise ConfigError(spider_problem(args[0], loader.list())) from None
             problem = argument_problem(spidercls, spargs)
             if problem:
                 raise ConfigError(problem)
