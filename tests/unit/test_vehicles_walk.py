@@ -27,3 +27,22 @@ def test_a_shift_under_the_walk_shows_as_a_count_that_does_not_match():
 def test_an_unread_page_calls_for_another_walk():
     assert not walk(incomplete=True).settled()
     assert not Walk().settled()  # a walk this node never saw a page of
+
+
+def test_a_rejected_page_fails_its_vehicle_with_the_pages_reason():
+    from scrapy.exceptions import IgnoreRequest
+    from twisted.python.failure import Failure
+
+    from crawlers.outcomes import PageRejected
+    from crawlers.spiders.vehicles import VehiclesSpider
+
+    def failure(exc):
+        try:
+            raise exc
+        except Exception:
+            return Failure()
+
+    assert (
+        VehiclesSpider._reason(failure(PageRejected("blocked", "http://p/vehicle/a"))) == "blocked"
+    )
+    assert VehiclesSpider._reason(failure(IgnoreRequest("session lost 3 times"))) == "session_lost"
