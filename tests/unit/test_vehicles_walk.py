@@ -1,6 +1,10 @@
 """When a walk through the inventory's pages can be trusted to have seen every vehicle."""
 
-from crawlers.spiders.vehicles import Walk
+from scrapy.exceptions import IgnoreRequest
+from twisted.python.failure import Failure
+
+from crawlers.outcomes import PageRejected
+from crawlers.spiders.vehicles import VehiclesSpider, Walk
 
 
 def walk(new=0, refs=("a", "b", "c"), totals=(3,), incomplete=False) -> Walk:
@@ -30,12 +34,6 @@ def test_an_unread_page_calls_for_another_walk():
 
 
 def test_a_rejected_page_fails_its_vehicle_with_the_pages_reason():
-    from scrapy.exceptions import IgnoreRequest
-    from twisted.python.failure import Failure
-
-    from crawlers.outcomes import PageRejected
-    from crawlers.spiders.vehicles import VehiclesSpider
-
     def failure(exc):
         try:
             raise exc
