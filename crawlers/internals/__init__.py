@@ -12,6 +12,8 @@ was written for and the upstream issue when there is one:
   through the downloader's `_handlers`);
 - browser_handler.py: scrapy-playwright's download handler starting Playwright at the first
   browser page and letting it go when no page is needed (its private methods).
+Outside this package for now: crawlers/spider_loader.py (Scrapy's SpiderLoader with its
+private `_spiders`, `_found`, `_load_spiders`, `_load_all_spiders`), fingerprinted here too.
 
 RELIED_ON fingerprints the upstream source of each: tests/unit/test_internals.py fails
 when upstream changes one of them, so that a Scrapy or plugin upgrade starts with reading
@@ -92,6 +94,21 @@ RELIED_ON = (
         "scrapy.utils.defer:_schedule_coro",
         "559a320e3737e7cb",
         "PacedDownloader starts each download as Scrapy's _process_queue does",
+    ),
+    Reliance(
+        "scrapy.spiderloader:SpiderLoader.__init__",
+        "b26b73c7e2165c6f",
+        "LazySpiderLoader sets the attributes it fills (_spiders, _found) itself",
+    ),
+    Reliance(
+        "scrapy.spiderloader:SpiderLoader._load_all_spiders",
+        "41dfd8b4a701e129",
+        "LazySpiderLoader calls it when the named module holds no such spider",
+    ),
+    Reliance(
+        "scrapy.spiderloader:SpiderLoader._load_spiders",
+        "a9b7cb9499337ffa",
+        "LazySpiderLoader loads one module's spiders with it",
     ),
     Reliance(
         "scrapy.commands:BaseRunSpiderCommand._create_crawler",
