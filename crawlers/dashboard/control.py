@@ -59,14 +59,21 @@ class Conflict(StartError):
     status = 409
 
 
+CLOSED = re.compile(r"Spider closed \(([^)]*)\)")
+
+
 def log_error(tail: str) -> str | None:
-    """The error line a node's crawl ended with, from the end of its log, if it says so."""
+    """Why a node's crawl ended badly, from the end of its log; None if it ended well (an
+    error logged along the way, a page that failed, is the crawl's business, not this)."""
+    closed = CLOSED.findall(tail)
+    if closed and closed[-1] in ("finished", "shutdown"):
+        return None
     for line in reversed(tail.splitlines()):
         if line.startswith("error: ") or " ERROR: " in line:
             return clean_message(line, 300)
-    if "Spider closed (" not in tail:
-        return "the crawl ended before its spider closed (the node's scrapyd log says why)"
-    return None
+    if closed:
+        return f"the crawl closed: {closed[-1]}"
+    return "the crawl ended before its spider closed (the node's scrapyd log says why)"
 
 
 class RedisJobs:

@@ -10,7 +10,7 @@ error names the node, never its URL as given).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -34,7 +34,11 @@ class NodeError(Exception):
 class Node:
     name: str
     url: str  # without credentials: what pages and errors may show
-    auth: aiohttp.BasicAuth | None
+    authorization: str | None = field(default=None, repr=False)  # never in a repr either
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": self.authorization} if self.authorization else {}
 
     def public(self) -> dict[str, str]:
         return {"name": self.name, "url": self.url}
@@ -56,7 +60,7 @@ def parse_nodes(value: str | list | None) -> list[Node]:
         host = parts.hostname + (f":{parts.port}" if parts.port else "")
         auth = None
         if parts.username is not None:
-            auth = aiohttp.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
+            auth = aiohttp.encode_basic_auth(unquote(parts.username), unquote(parts.password or ""))
         public = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
         node = Node(safe_name(name or host.replace(":", "-")), public, auth)
         if any(n.name == node.name for n in nodes):
@@ -96,9 +100,11 @@ class Scrapyd:
         url = f"{node.url}/{endpoint}"
         try:
             if data is None:
-                request = self.session.get(url, params=params, auth=node.auth, timeout=timeout)
+                request = self.session.get(
+                    url, params=params, headers=node.headers, timeout=timeout
+                )
             else:
-                request = self.session.post(url, data=data, auth=node.auth, timeout=timeout)
+                request = self.session.post(url, data=data, headers=node.headers, timeout=timeout)
             async with request as resp:
                 if resp.status == 401:
                     raise NodeError(f"node {node.name}: scrapyd refused its credentials")
@@ -185,12 +191,15 @@ class Scrapyd:
         url = node.url + log_url if log_url.startswith("/") else log_url
         try:
             # The size first: scrapyd's file server fails a suffix range longer than the file.
-            async with self.session.head(url, auth=node.auth) as head:
+            async with self.session.head(url, headers=node.headers) as head:
                 if head.status != 200:
                     return ""
                 length = int(head.headers.get("Content-Length") or 0)
-            headers = {"Range": f"bytes={length - size}-"} if length > size else {}
-            async with self.session.get(url, auth=node.auth, headers=headers) as resp:
+            headers = {
+                **node.headers,
+                **({"Range": f"bytes={length - size}-"} if length > size else {}),
+            }
+            async with self.session.get(url, headers=headers) as resp:
                 if resp.status not in (200, 206):
                     return ""
                 return (await resp.read()).decode("utf-8", "replace")

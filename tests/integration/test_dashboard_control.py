@@ -290,7 +290,11 @@ def test_page_starts_stops_and_resumes_a_job_on_two_nodes(
         page.select_option("#start-spider", "emails")
         page.fill("#start-job", "slow-mails")
         page.fill("#start-args", f"urls={recipe['args']['urls']}")
-        page.fill("#start-settings", "CONCURRENT_REQUESTS=2\nCONCURRENT_REQUESTS_PER_DOMAIN=1")
+        page.fill(
+            "#start-settings",
+            "CONCURRENT_REQUESTS=2\nCONCURRENT_REQUESTS_PER_DOMAIN=1\n"
+            "TELEMETRY_INTERVAL=1\nTELEMETRY_SERIES_INTERVAL=1",
+        )
         page.click("#start-button")
         page.locator("#start-result", has_text="started slow-mails").wait_for()
         row = page.locator('tr.started[data-job="slow-mails"]')
@@ -299,6 +303,13 @@ def test_page_starts_stops_and_resumes_a_job_on_two_nodes(
         wait_for(
             lambda: (v := read_job(client, "slow-mails")) and v["counters"].get("items", 0) > 0,
             what="the first addresses",
+        )
+        # The run's chart, from the nodes' series.
+        page.wait_for_function(
+            "(() => { const c = document.querySelector("
+            "'section.job[data-job=\"slow-mails\"] svg.chart');"
+            " return c && parseInt(c.dataset.points) >= 6; })()",
+            timeout=120_000,
         )
         run = read_job(client, "slow-mails")["run"]
         page.screenshot(path=str(shots / "dashboard-job-running.png"), full_page=True)
