@@ -1,4 +1,8 @@
-"""Fixtures: the sandbox, a private Redis and PostgreSQL, and real crawls in subprocesses."""
+"""Fixtures: the sandbox, a private Redis (and Redis Cluster) and PostgreSQL, and real crawls
+in subprocesses.
+
+A test marked `redis_cluster` runs twice, `[redis]` and `[redis-cluster]`: its `redis_url`
+is first a single server's, then a three-master Redis Cluster's (`redis+cluster://`)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import pytest
 from crawlers.browser import chromium_executable
 from sandbox import Sandbox
 from sandbox.crawl import CrawlResult, run_crawl
+from sandbox.redis_cluster import RedisClusterServer
 from sandbox.services import PostgresServer, RedisServer, free_port
 
 PAGES = Path(__file__).parent / "pages"
@@ -44,14 +49,40 @@ def redis_server() -> Iterator[RedisServer]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster_server() -> Iterator[RedisClusterServer]:
+    server = RedisClusterServer().start()
+    yield server
+    server.stop()
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers", "redis_cluster: run once on a single Redis, once on a Redis Cluster"
+    )
+
+
+def pytest_generate_tests(metafunc) -> None:
+    if "redis_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "redis_cluster"
+    ):
+        metafunc.parametrize("redis_url", ["redis", "redis-cluster"], indirect=True)
+
+
 @pytest.fixture
-def redis_url(redis_server: RedisServer) -> str:
+def redis_url(request) -> str:
+    """An empty Redis: a single server, or the cluster for `[redis-cluster]`."""
+    if getattr(request, "param", "redis") == "redis-cluster":
+        cluster = request.getfixturevalue("redis_cluster_server")
+        cluster.flush()
+        return cluster.url
     import redis
 
-    client = redis.Redis.from_url(redis_server.url)
+    server = request.getfixturevalue("redis_server")
+    client = redis.Redis.from_url(server.url)
     client.flushall()
     client.close()
-    return redis_server.url
+    return server.url
 
 
 @pytest.fixture(scope="session")

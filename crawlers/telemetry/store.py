@@ -7,13 +7,14 @@ every node of one run has the same; a job resumed after a stop keeps it), and wi
 figures are its own: the next run of the job starts from zero, and a finished run keeps
 what it showed.
 
-Redis layout (PREFIX is TELEMETRY_PREFIX, default "telemetry"):
-  PREFIX:jobs                      sorted set: job -> last report (the live list)
-  PREFIX:JOB:runs                  sorted set: run -> its start (the job's history)
-  PREFIX:JOB:run:RUN               hash: node -> the node's latest snapshot (JSON)
-  PREFIX:JOB:run:RUN:series        list: progress points of the run's nodes, for its chart
-  PREFIX:JOB:run:RUN:live          sorted set: node -> last report, while running
-  PREFIX:JOB:current               the run nodes without a cluster token join (see join)
+Redis layout (PREFIX is TELEMETRY_PREFIX, default "telemetry"; a job's keys share the hash
+tag {JOB}, so the join script runs on Redis Cluster too):
+  PREFIX:jobs                        sorted set: job -> last report (the live list)
+  PREFIX:{JOB}:runs                  sorted set: run -> its start (the job's history)
+  PREFIX:{JOB}:run:RUN               hash: node -> the node's latest snapshot (JSON)
+  PREFIX:{JOB}:run:RUN:series        list: progress points of the run's nodes, for its chart
+  PREFIX:{JOB}:run:RUN:live          sorted set: node -> last report, while running
+  PREFIX:{JOB}:current               the run nodes without a cluster token join (see join)
 A job leaves the live list TELEMETRY_TTL after its last report; its runs are kept
 TELEMETRY_HISTORY_DAYS (0: for ever), and at most TELEMETRY_HISTORY_RUNS of them.
 
@@ -29,6 +30,7 @@ import secrets
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from crawlers import redis_scripts
 
@@ -69,8 +71,10 @@ class RedisStore:
         ttl: int = DEFAULT_TTL,
         history_days: float = DEFAULT_HISTORY_DAYS,
         history_runs: int = DEFAULT_HISTORY_RUNS,
+        where: str = "",
     ):
         self.client = client
+        self.where = where
         self.prefix = prefix
         self.ttl = int(ttl)
         self.history_seconds = int(history_days * 86400)
@@ -82,16 +86,20 @@ class RedisStore:
         """A store on `url` through the project's client (REDIS_PARAMS: TLS, a password)."""
         from crawlers.cluster import connection
 
-        return cls(connection.client(settings, url, timeout=timeout), **kwargs)
+        # Named from the URL: a cluster client has no one connection pool to ask.
+        parts = urlsplit(url)
+        kind = "redis cluster" if connection.node_url(url) else "redis"
+        where = f"{kind} {parts.hostname or '?'}:{parts.port or 6379}"
+        return cls(connection.client(settings, url, timeout=timeout), where=where, **kwargs)
 
     def _job_key(self, job: str) -> str:
-        return f"{self.prefix}:{job}"
+        return f"{self.prefix}:{{{job}}}"
 
     def _runs_key(self, job: str) -> str:
-        return f"{self.prefix}:{job}:runs"
+        return f"{self._job_key(job)}:runs"
 
     def _run_key(self, job: str, run: str, part: str = "") -> str:
-        return f"{self.prefix}:{job}:run:{run}" + (f":{part}" if part else "")
+        return f"{self._job_key(job)}:run:{run}" + (f":{part}" if part else "")
 
     @property
     def _jobs_key(self) -> str:
@@ -104,11 +112,20 @@ class RedisStore:
     def join(self, job: str, node: str, proposed: str, now: float, silent_after: float) -> str:
         """The run a node without a cluster token belongs to: the job's current one while a
         node of it runs (nodes sharing a ledger, started together), else `proposed`."""
-        run = self._join(
-            keys=[f"{self._job_key(job)}:current", self._job_key(job)],
-            args=[node, proposed, now, silent_after, self.ttl],
-        )
-        return _text(run)
+        current = f"{self._job_key(job)}:current"
+        seen = _text(self.client.get(current) or b"")
+        while True:
+            joined, run = self._join(
+                keys=[
+                    current,
+                    self._run_key(job, seen or proposed, "live"),
+                    self._run_key(job, proposed, "live"),
+                ],
+                args=[node, proposed, now, silent_after, self.ttl, seen],
+            )
+            if int(joined):
+                return _text(run)
+            seen = _text(run)
 
     def publish(self, snapshot: dict[str, Any], point: bool = True) -> None:
         job, run, node = snapshot["job"], snapshot["run"], snapshot["node"]
@@ -147,7 +164,9 @@ class RedisStore:
         pipe = self.client.pipeline(transaction=False)
         pipe.zrem(self._runs_key(job), *runs)
         for run in runs:
-            pipe.delete(*(self._run_key(job, run, part) for part in ("", "series", "live")))
+            # One DEL a key: a cluster pipeline refuses a DEL of several.
+            for part in ("", "series", "live"):
+                pipe.delete(self._run_key(job, run, part))
         pipe.execute()
 
     def nodes(self, job: str, run: str | None = None) -> list[dict[str, Any]]:
@@ -169,6 +188,8 @@ class RedisStore:
         return [_text(j) for j in self.client.zrevrange(self._jobs_key, 0, -1)]
 
     def describe(self) -> str:
+        if self.where:
+            return self.where
         kwargs = self.client.connection_pool.connection_kwargs
         return f"redis {kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
 

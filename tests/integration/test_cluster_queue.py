@@ -3,18 +3,18 @@
 import time
 
 import pytest
-import redis
 from scrapy.settings import Settings
 
 from crawlers.cluster.addon import SCHEDULER, Cluster
 from crawlers.cluster.queue import LeasedQueue, RunOver
+from tests.redis_clients import redis_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 
 @pytest.fixture
 def client(redis_url):
-    conn = redis.Redis.from_url(redis_url)
+    conn = redis_client(redis_url)
     yield conn
     conn.close()
 

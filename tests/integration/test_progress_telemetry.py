@@ -7,7 +7,6 @@ import subprocess
 import time
 
 import pytest
-import redis
 
 from crawlers.env import PROJECT_ROOT
 from crawlers.telemetry import RedisStore, read_job, read_jobs, read_runs
@@ -20,6 +19,7 @@ from tests.integration.test_progress_crawl import (
     spider_command,
     spider_env,
 )
+from tests.redis_clients import redis_client
 
 pytestmark = pytest.mark.integration
 
@@ -48,17 +48,18 @@ def snapshot(
     }
 
 
+@pytest.mark.redis_cluster
 @pytest.mark.parametrize("decode", [False, True])
 def test_redis_store_keys_runs_and_readers(redis_url, decode):
-    client = redis.Redis.from_url(redis_url, decode_responses=decode)
+    client = redis_client(redis_url, decode_responses=decode)
     store = RedisStore(client, prefix="t", ttl=60, history_days=1)
     now = time.time()
     store.publish(snapshot("job-1", "a", now, done=3))
     store.publish(snapshot("job-1", "b", now - 100, done=2))
     store.publish(snapshot("job-2", "a", now, done=5, state="finished"))
 
-    assert json.loads(client.hget("t:job-1:run:r1", "a"))["progress"]["done"] == 3
-    assert 0 < client.ttl("t:job-1:run:r1") <= 86400
+    assert json.loads(client.hget("t:{job-1}:run:r1", "a"))["progress"]["done"] == 3
+    assert 0 < client.ttl("t:{job-1}:run:r1") <= 86400
     assert set(map(str, [*store.job_names()])) == {"job-1", "job-2"}
 
     # A raw client works too (default prefix "telemetry": nothing there).
@@ -80,8 +81,9 @@ def test_redis_store_keys_runs_and_readers(redis_url, decode):
     assert [v["progress"]["done"] for v in read_runs(store, "job-2", now=now)] == [5]
 
 
+@pytest.mark.redis_cluster
 def test_a_new_run_starts_from_zero_and_the_finished_one_keeps_its_figures(redis_url):
-    client = redis.Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     store = RedisStore(client, prefix="t", ttl=3600, history_runs=3)
     now = time.time()
     for node, done in (("a", 40), ("b", 60)):
@@ -99,11 +101,12 @@ def test_a_new_run_starts_from_zero_and_the_finished_one_keeps_its_figures(redis
     for i in (3, 4):
         store.publish(snapshot("job", "d", now + i, done=1, run=f"r{i}"))
     assert store.runs("job") == ["r4", "r3", "r2"]
-    assert not client.exists("t:job:run:r1", "t:job:run:r1:series")
+    assert not client.exists("t:{job}:run:r1", "t:{job}:run:r1:series")
 
 
+@pytest.mark.redis_cluster
 def test_nodes_without_a_cluster_token_join_the_run_that_is_running(redis_url):
-    store = RedisStore(redis.Redis.from_url(redis_url), prefix="t", ttl=3600)
+    store = RedisStore(redis_client(redis_url), prefix="t", ttl=3600)
     now = time.time()
     assert store.join("job", "a", "run-a", now, 30) == "run-a"
     # A node starting a moment later joins it (node a counts as running from its join on).
@@ -116,10 +119,11 @@ def test_nodes_without_a_cluster_token_join_the_run_that_is_running(redis_url):
     assert store.join("job", "d", "run-d", now + 100, 30) == "run-d"
 
 
-def test_a_crawl_goes_on_when_redis_is_unreachable(sandbox_factory, tmp_path):
+@pytest.mark.parametrize("scheme", ["redis", "redis+cluster"])
+def test_a_crawl_goes_on_when_redis_is_unreachable(sandbox_factory, tmp_path, scheme):
     sb = sandbox_factory(["probe"])
     data = tmp_path / "data"
-    dead = f"redis://:pw-secret@127.0.0.1:{free_port()}/0"
+    dead = f"{scheme}://:pw-secret@127.0.0.1:{free_port()}/0"
     proc = run_spider(
         data,
         {"base_url": sb.url("probe"), "units": 5},
@@ -128,13 +132,15 @@ def test_a_crawl_goes_on_when_redis_is_unreachable(sandbox_factory, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     warnings = [line for line in proc.stderr.splitlines() if "telemetry: cannot publish" in line]
     assert len(warnings) == 1, warnings  # once per outage, not once per interval
-    assert "redis 127.0.0.1:" in warnings[0]
+    shown = "redis cluster 127.0.0.1:" if "cluster" in scheme else "redis 127.0.0.1:"
+    assert shown in warnings[0]
     assert "pw-secret" not in proc.stderr
     _, report = only_report(data)
     assert report["units"]["done"] == 5
     assert not (data / "jobs").exists()  # with Redis configured, no local snapshot
 
 
+@pytest.mark.redis_cluster
 def test_cluster_nodes_merge_into_one_job(sandbox_factory, redis_url, tmp_path):
     """Two nodes share one crawl through the cluster scheduler (REDIS_URL): each unit is
     done by one of them, both know the whole total, and the job's view adds them up."""
@@ -157,11 +163,11 @@ def test_cluster_nodes_merge_into_one_job(sandbox_factory, redis_url, tmp_path):
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err[-3000:]
 
-    client = redis.Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     view = read_job(client, "shared-job")
     run = client.hget("cluster:{shared-job}:meta", "run").decode()
     assert view["run"] == run  # the cluster's run token
-    assert client.ttl(f"telemetry:shared-job:run:{run}") > 30 * 86400
+    assert client.ttl(f"telemetry:{{shared-job}}:run:{run}") > 30 * 86400
     assert view["state"] == "finished"
     assert view["progress"]["total"] == 40  # the largest, not the sum of 40 and 40
     assert (view["progress"]["done"], view["progress"]["failed"]) == (35, 5)
@@ -196,7 +202,7 @@ def _cluster_run(sb, redis_url, tmp_path, units: int, names: tuple[str, ...]) ->
 def test_each_cluster_run_of_a_job_is_shown_on_its_own(sandbox_factory, redis_url, tmp_path):
     """Issue 19: after earlier runs, a new run showed their units, nodes and elapsed time."""
     sb = sandbox_factory(["probe"])
-    client = redis.Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     _cluster_run(sb, redis_url, tmp_path / "first", 40, ("n1", "n2"))
     first = read_job(client, "again")
     assert (first["progress"]["done"], first["progress"]["failed"]) == (35, 5)

@@ -7,8 +7,9 @@ import redis
 
 from crawlers.proxies.health import ALIVE, BANNED, RESTING, LocalHealth, RedisHealth
 from sandbox.services import free_port
+from tests.redis_clients import redis_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 KEY = "crawlers:job-1:proxy-health"
 
@@ -29,7 +30,7 @@ def node(client, clock, key=KEY):
 
 @pytest.fixture
 def client(redis_url):
-    conn = redis.Redis.from_url(redis_url)
+    conn = redis_client(redis_url)
     yield conn
     conn.close()
 
