@@ -56,6 +56,17 @@ AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 0.25
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
+# CONCURRENCY_AUTO: the total concurrency moves between CONCURRENCY_AUTO_MIN and
+# CONCURRENT_REQUESTS (the ceiling) with the CPU, memory, event-loop delay and 429s, as
+# Crawlee's autoscaled pool does (crawlers/extensions/autoscale.py, BENCHMARKS.md).
+CONCURRENCY_AUTO = False
+CONCURRENCY_AUTO_MIN = 1
+CONCURRENCY_AUTO_START = 0  # 0: start at the ceiling
+CONCURRENCY_AUTO_INTERVAL = 10.0  # seconds between changes
+CONCURRENCY_AUTO_STEP = 0.05  # share of the concurrency a change adds or removes (at least 1)
+CONCURRENCY_AUTO_MAX_CPU = 0.95  # of one core, for the crawl's own process
+CONCURRENCY_AUTO_MAX_LOOP_DELAY = 0.05  # seconds late that make the event loop overloaded
+CONCURRENCY_AUTO_MAX_MEMORY_MB = 0  # the process tree's; 0: a quarter of the machine's
 # Scrapy 2.19 does not enforce CONCURRENT_REQUESTS_PER_DOMAIN under the asyncio reactor;
 # this downloader does (crawlers/internals/downloader.py).
 DOWNLOADER = "crawlers.internals.downloader.PacedDownloader"
@@ -126,6 +137,9 @@ DOWNLOAD_HANDLERS = {
     "http": "crawlers.internals.browser_handler.BrowserHandler",
     "https": "crawlers.internals.browser_handler.BrowserHandler",
 }
+# After a browser is let go (the vehicles spider's, once logged in), Playwright's driver
+# stays for the next launch (about 120 MB, and 0.7 s less a launch); true: it goes too.
+BROWSER_RELEASE_DRIVER = False
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
 PLAYWRIGHT_LAUNCH_OPTIONS = launch_options(headless=HEADLESS)
 PLAYWRIGHT_MAX_CONTEXTS = 8
@@ -196,6 +210,14 @@ CLUSTER_REDIS_WAIT = 300
 # Seconds a handled request stays leased before its ack: longer than a pipeline that writes
 # in batches takes to commit a batch, so a node dying with rows in memory loses none.
 CLUSTER_ACK_DELAY = 0
+# A site's pace shared by every node of a job (one node alone without REDIS_URL): at most
+# this many requests in flight to a site, and this many a second, adapted to its latency,
+# 429s and Retry-After (crawlers/pace/; 0: not limited that way; both 0: the per-node
+# CONCURRENT_REQUESTS_PER_DOMAIN and AutoThrottle as before).
+CLUSTER_SITE_CONCURRENCY = 0
+CLUSTER_SITE_RATE = 0.0
+CLUSTER_SITE_SYNC_INTERVAL = 0.5  # seconds between a node's looks at a busy site's pace
+CLUSTER_SITE_LEASE_SECONDS = 10  # a dead node's share of a site comes back after this
 
 # --- Items ----------------------------------------------------------------------------------
 # businesses and emails yield a page's records as one item (crawlers/batches.py): feeds,
@@ -219,6 +241,7 @@ EXTENSIONS = {
     "crawlers.batches.BatchCloseSpider": 0,
     # Resources first: the report and the last telemetry snapshot read its final sample.
     "crawlers.extensions.resources.ResourceMonitor": 100,
+    "crawlers.extensions.autoscale.AutoConcurrency": 105,
     "crawlers.extensions.progress.ProgressLog": 110,
     "crawlers.telemetry.extension.TelemetryPublisher": 120,
     "crawlers.extensions.report.CrawlReport": 130,

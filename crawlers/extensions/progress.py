@@ -2,10 +2,11 @@
 
     Progress: 115/500 (23.0%) done 110 skipped 0 failed 5 | rate 4.00/s ETA 1m36s |
     retries 12 | mem 812.3 MiB pss, 14 procs | cpu 85%
-(one line). Without a known total: done, failed and rate, no percent nor ETA. The rate is
-measured over the last PROGRESS_RATE_WINDOW seconds (crawlers/progress_math.py). Memory,
-processes and CPU come from a sample of the process tree taken for the line (when the
-resource monitor runs), so a browser started a moment ago is in it.
+(one line; with CONCURRENCY_AUTO `| concurrency 12/16` too: now and the ceiling). Without
+a known total: done, failed and rate, no percent nor ETA. The rate is measured over the
+last PROGRESS_RATE_WINDOW seconds (crawlers/progress_math.py). Memory, processes and CPU
+come from a sample of the process tree taken for the line (when the resource monitor
+runs), so a browser started a moment ago is in it.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.asyncio import create_looping_call
+from scrapy.utils.asyncio import AsyncioLoopingCall, create_looping_call
+from twisted.internet.defer import Deferred
+from twisted.internet.task import LoopingCall
 
 from crawlers.extensions.resources import ResourceMonitor
+from crawlers.pace.progress import pace_part
 from crawlers.progress_math import (
     RateWindow,
     counts_from_stats,
@@ -47,6 +51,8 @@ def progress_line(stats: Mapping[str, Any], rate: float | None) -> str:
     else:
         head = f"Progress: done {counts.done} failed {counts.failed} | rate {format_rate(rate)}"
     parts = [head, f"retries {stats.get('retry/count', 0)}"]
+    if pace := pace_part(stats):
+        parts.append(pace)
     if "resources/memory_bytes" in stats:
         parts.append(
             f"mem {format_bytes(stats['resources/memory_bytes'])}"
@@ -55,6 +61,10 @@ def progress_line(stats: Mapping[str, Any], rate: float | None) -> str:
         )
     if "resources/cpu_percent" in stats:
         parts.append(f"cpu {stats['resources/cpu_percent']:.0f}%")
+    if "concurrency/desired" in stats:  # CONCURRENCY_AUTO
+        parts.append(
+            f"concurrency {stats['concurrency/desired']}/{stats.get('concurrency/ceiling', '?')}"
+        )
     return " | ".join(parts)
 
 
@@ -63,9 +73,10 @@ class ProgressLog:
         self.crawler = crawler
         self.interval = interval
         self.window = RateWindow(window)
-        self.task = None
+        self.task: AsyncioLoopingCall | LoopingCall | None = None
         self.monitor: ResourceMonitor | None = None
-        self.sampling = None  # the Deferred of a sample the next line waits for
+        # The Deferred of a sample the next line waits for.
+        self.sampling: Deferred[None] | None = None
         self.closed = False
 
     @classmethod

@@ -8,6 +8,10 @@ was written for and the upstream issue when there is one:
   (`_start_time_mono`), the crawl command's crawler (`ScrapyCommand._create_crawler`);
 - downloader.py: the downloader that keeps CONCURRENT_REQUESTS_PER_DOMAIN under asyncio
   (`Downloader._process_queue`, scrapy/scrapy#6982);
+- concurrency.py: the downloader's total concurrency changed during a crawl
+  (`Downloader.total_concurrency`, read by `needs_backout`; the engine's `_slot.nextcall`
+  woken when it grows) and the requests on the wire (each slot's `transferring`), for
+  CONCURRENCY_AUTO (crawlers/extensions/autoscale.py);
 - playwright.py: scrapy-playwright's open browser contexts (`context_wrappers`, found
   through the downloader's `_handlers`);
 - browser_handler.py: scrapy-playwright's download handler starting Playwright at the first
@@ -94,6 +98,26 @@ RELIED_ON = (
         "scrapy.utils.defer:_schedule_coro",
         "559a320e3737e7cb",
         "PacedDownloader starts each download as Scrapy's _process_queue does",
+    ),
+    Reliance(
+        "scrapy.core.downloader:Downloader.needs_backout",
+        "71279f539323bf13",
+        "total_concurrency is read at every check, so changing it mid-crawl takes effect",
+    ),
+    Reliance(
+        "scrapy.core.engine:ExecutionEngine.needs_backout",
+        "1ae5b0d611b9ce12",
+        "the engine takes no request from the scheduler while the downloader backs out",
+    ),
+    Reliance(
+        "scrapy.core.downloader:Slot.free_transfer_slots",
+        "36e8a487ef9399cf",
+        "a slot's transferring set holds its requests on the wire",
+    ),
+    Reliance(
+        "scrapy.utils.reactor:CallLaterOnce.schedule",
+        "43495f1b961488c9",
+        "engine._slot.nextcall.schedule() makes the engine look for requests soon",
     ),
     Reliance(
         "scrapy.spiderloader:SpiderLoader.__init__",

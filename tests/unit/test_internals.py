@@ -5,6 +5,7 @@ import logging
 
 import pytest
 from scrapy import Spider
+from scrapy.core.downloader import Downloader
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Request
 from scrapy.settings import Settings
@@ -12,6 +13,7 @@ from scrapy.utils.test import get_crawler
 
 from crawlers import internals
 from crawlers.extensions.corestats import CoreStats
+from crawlers.internals.concurrency import set_total_concurrency, total_concurrency
 from crawlers.internals.engine import on_request_done, retry_request, stats_started
 
 
@@ -87,3 +89,21 @@ def test_corestats_knows_whether_the_spider_opened():
     stats.spider_closed(Dummy(), "shutdown")  # no traceback for a crawl that never opened
     stats.spider_opened(Dummy())
     assert stats_started(stats)
+
+
+class DownloaderEngine:
+    def __init__(self, downloader):
+        self.downloader = downloader
+        self._slot = None
+
+
+def test_a_changed_total_concurrency_is_the_downloader_limit_from_then_on():
+    crawler = get_crawler(Dummy, {"CONCURRENT_REQUESTS": 2})
+    engine = DownloaderEngine(Downloader(crawler))
+    engine.downloader.active.update({Request("https://example.com/1")})
+    assert total_concurrency(engine) == 2
+    assert not engine.downloader.needs_backout()
+    set_total_concurrency(engine, 1)
+    assert engine.downloader.needs_backout()
+    set_total_concurrency(engine, 3)
+    assert not engine.downloader.needs_backout()
