@@ -334,6 +334,17 @@ def test_page_starts_stops_and_resumes_a_job_on_two_nodes(
         page.locator('tr.started[data-job="slow-mails"][data-state="finished"]').wait_for(
             timeout=240_000
         )
+        # The same form schedules the job: listed with its next slot, paused, deleted.
+        page.fill("#start-job", "nightly")
+        page.fill("#schedule-cron", "0 3 * * *")
+        page.click("#schedule-button")
+        page.locator("#start-result", has_text="scheduled nightly").wait_for()
+        nightly = page.locator('tr.schedule[data-name="nightly"]')
+        assert " 03:00:00Z " in f" {nightly.locator('td').nth(3).inner_text()} "
+        nightly.locator(".act-pause").click()
+        page.locator('tr.schedule[data-name="nightly"][data-paused="true"]').wait_for()
+        page.locator('tr.schedule[data-name="nightly"] .act-delete').click()
+        page.locator("#schedules", has_text="No schedule.").wait_for()
         browser.close()
     # The resumed nodes joined the same run and finished it: every address, once.
     final = read_job(client, "slow-mails")
@@ -462,3 +473,38 @@ def test_a_node_that_cannot_start_its_crawl_shows_why(nodes, dashboards, redis_u
     (node,) = ended["nodes"]
     assert "ERROR: cannot reach Redis at redis://:***@127.0.0.1:" in node["error"], node
     assert "redis-pw-9" not in json.dumps(ended)
+
+
+def test_a_second_stop_after_the_grace_ends_a_job_that_does_not_stop(
+    sandbox_factory, nodes, dashboards, redis_url, tmp_path
+):
+    # Every page takes a minute: after SIGINT the crawl waits for the pages in flight.
+    sb = sandbox_factory(["emails"], common={"latency_ms": 60_000})
+    recipe = sb.site("emails").demo()
+    n1 = nodes.start("n1", node_env(recipe, redis_url, tmp_path / "d1"))
+    env = dashboard_env(redis_url, f"one={n1}", tmp_path)
+    dash = dashboards(env, "--token", TOKEN, "-s", "DASHBOARD_STOP_GRACE=2")
+    body = {
+        "spider": "emails",
+        "args": {"urls": recipe["args"]["urls"]},
+        "settings": {"DOWNLOAD_TIMEOUT": "300"},
+        "job": "hung",
+    }
+    assert write(dash, "api/jobs", body)[0] == 201
+    wait_for(lambda: started_job(dash, "hung")["state"] == "running", what="the job to run")
+    wait_for(lambda: read_job(redis.Redis.from_url(redis_url), "hung"), what="telemetry")
+    status, first = write(dash, "api/jobs/hung/stop")
+    assert (status, first["signal"], first["stopping"]) == (200, "SIGINT", True)
+    status, early = write(dash, "api/jobs/hung/stop")
+    assert status == 409 and early["error"].startswith("job 'hung' is stopping; a second stop")
+    time.sleep(2)  # DASHBOARD_STOP_GRACE
+    status, second = write(dash, "api/jobs/hung/stop")
+    assert (status, second["signal"]) == (200, "SIGTERM"), second
+    ended = wait_for(
+        lambda: (j := started_job(dash, "hung")) and j["state"] == "stopped" and j,
+        what="the job to end",
+    )
+    (node,) = ended["nodes"]
+    log = next((tmp_path / "nodes" / "n1" / "logs").rglob(f"{node['jobid']}.log")).read_text()
+    assert "Received SIGINT, shutting down gracefully" in log
+    assert "forcing unclean shutdown" in log
