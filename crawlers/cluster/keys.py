@@ -9,7 +9,9 @@ the scripts also run on Redis Cluster. `<job>` is CRAWL_JOB (default: the spider
                                     emails:{<job>}:addresses:<run>, emails:{<job>}:claims:<run>
                                     (crawlers/pipelines/email_dedupe.py),
                                     vehicles:{<job>}:reported:<run> (reported.py)
-  deals:{<job>}:<run>:...         the deals' ranking state (crawlers/deals_state.py)
+  deals:{<job>}:<run>:...         the deals' ranking state (crawlers/deals/state.py)
+  pace:{<job>}:<site>             a site's pace shared by a job's nodes (all runs: the pace is
+                                    between a job and a site; crawlers/pace/)
   crawlers:<job>:proxy-health     proxy bans and rests shared by a job's nodes (all runs:
                                     a ban is between a proxy and a site)
   <job>:start_urls                seed URLs pushed for the emails spider
@@ -34,6 +36,10 @@ def run_key(job: str, kind: str, name: str, run: str) -> str:
 
 def deals_prefix(job: str, run: str) -> str:
     return f"deals:{{{job}}}:{run}:"
+
+
+def pace(job: str, site: str) -> str:
+    return f"pace:{{{job}}}:{site}"
 
 
 def proxy_health(job: str) -> str:

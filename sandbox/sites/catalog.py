@@ -6,11 +6,18 @@
 Pages and items are reachable along many paths, so a crawler without a shared duplicate
 filter fetches them more than once. `/_sandbox/stats` counts each fetch (`page:<n>`,
 `item:<id>`), the ground truth lists every item.
+
+Option `record` (for the shared pace's tests): every request is recorded from its arrival,
+before the shared latency, to its answer: `/_sandbox/arrivals` lists [seconds since the
+site started, User-Agent, requests in flight with it, status] and `in_flight_max` counts
+the most at once. Option `burst_agent` with `burst_429` (a count) answers the next that
+many requests whose User-Agent holds `burst_agent` with 429 and Retry-After `retry_after`.
 """
 
 from __future__ import annotations
 
 import random
+import time
 
 from aiohttp import web
 
@@ -39,16 +46,63 @@ class Site(BaseSite):
             for item in self.items
         }
         self.pages = max(1, -(-len(self.items) // self.per_page))
+        self.started = time.monotonic()
+        self.in_flight = 0
+        self.arrivals: list[list] = []
+
+    def app(self) -> web.Application:
+        app = super().app()
+        # In front of the faults, so the shared latency counts as time in flight.
+        app.middlewares.insert(0, self._record)
+        return app
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler):
+        if request.path.startswith("/_sandbox/") or not self.knobs.option("record", False):
+            return await self._burst(request, handler)
+        self.in_flight += 1
+        self.stats["in_flight_max"] = max(self.stats["in_flight_max"], self.in_flight)
+        entry = [
+            round(time.monotonic() - self.started, 4),
+            request.headers.get("User-Agent", ""),
+            self.in_flight,
+            0,
+        ]
+        self.arrivals.append(entry)
+        try:
+            response = await self._burst(request, handler)
+            entry[3] = response.status
+            return response
+        finally:
+            self.in_flight -= 1
+
+    async def _burst(self, request: web.Request, handler):
+        agent = self.knobs.option("burst_agent", "")
+        if agent and agent in request.headers.get("User-Agent", ""):
+            left = self.knobs.option("burst_429", 0)
+            if left > 0:
+                self.knobs.update(burst_429=left - 1)
+                self.count("burst_429")
+                return web.Response(
+                    status=429,
+                    text="Too Many Requests",
+                    headers={"Retry-After": f"{self.knobs.retry_after:g}"},
+                )
+        return await handler(request)
 
     def routes(self):
         return [
             web.get("/", self.index),
             web.get("/page/{n:\\d+}", self.page),
             web.get("/item/{id}", self.item),
+            web.get("/_sandbox/arrivals", self.arrivals_page),
         ]
 
     def truth(self):
         return {"pages": self.pages, "items": self.items}
+
+    async def arrivals_page(self, request: web.Request) -> web.Response:
+        return web.json_response(self.arrivals)
 
     async def index(self, request: web.Request) -> web.Response:
         raise web.HTTPFound("/page/1")
