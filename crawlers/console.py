@@ -58,8 +58,9 @@ class HeldStderr(io.TextIOBase):
     def fileno(self) -> int:
         return self.real.fileno()
 
+    # Read-only on io.TextIOBase at run time, which typeshed declares a plain attribute.
     @property
-    def encoding(self):
+    def encoding(self) -> str:  # type: ignore[override]
         return getattr(self.real, "encoding", "utf-8")
 
     def _end(self, keep: bool) -> None:

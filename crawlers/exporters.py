@@ -27,6 +27,7 @@ import json
 from functools import cache
 
 from scrapy.exporters import CsvItemExporter, JsonLinesItemExporter
+from scrapy.utils.python import to_bytes
 
 
 @cache
@@ -41,10 +42,12 @@ def plain_fields(cls: type) -> tuple[str, ...]:
 class DataclassJsonLinesItemExporter(JsonLinesItemExporter):
     def export_item(self, item) -> None:
         if self.fields_to_export is None and dataclasses.is_dataclass(item):
-            names = plain_fields(type(item))
+            kind: type = type(item)
+            names = plain_fields(kind)
             if names:
                 line = self.encoder.encode({n: getattr(item, n) for n in names}) + "\n"
-                self.file.write(line.encode(self.encoding))
+                # As Scrapy writes it: no FEED_EXPORT_ENCODING is utf-8.
+                self.file.write(to_bytes(line, self.encoding))
                 self.file.flush()
                 return
         super().export_item(item)
@@ -53,14 +56,14 @@ class DataclassJsonLinesItemExporter(JsonLinesItemExporter):
     def export_items(self, items) -> None:
         """A page's items (crawlers/batches.py) in one write and one flush, same lines."""
         if self.fields_to_export is not None or not all(
-            dataclasses.is_dataclass(i) and plain_fields(type(i)) for i in items
+            dataclasses.is_dataclass(i) and plain_fields(i.__class__) for i in items
         ):
             for item in items:
                 self.export_item(item)
             return
-        encode = self.encoder.encode
-        lines = [encode({n: getattr(i, n) for n in plain_fields(type(i))}) + "\n" for i in items]
-        self.file.write("".join(lines).encode(self.encoding))
+        encode, fields = self.encoder.encode, plain_fields
+        lines = [encode({n: getattr(i, n) for n in fields(i.__class__)}) + "\n" for i in items]
+        self.file.write(to_bytes("".join(lines), self.encoding))
         self.file.flush()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from scrapy.logformatter import LogFormatter
+from scrapy.logformatter import LogFormatter, LogFormatterResult
 
 from crawlers.items import ItemBatch
 
@@ -21,6 +21,12 @@ class _Records:
         if not self.full:
             return f"a page's batch of {len(records)} records"
         return os.linesep.join(str(r) for r in records)
+
+
+def _show(record: LogFormatterResult, records: _Records) -> None:
+    args = record["args"]
+    if isinstance(args, dict):  # always: Scrapy's item messages name their arguments
+        args["item"] = records
 
 
 class QuietLogFormatter(LogFormatter):
@@ -46,7 +52,7 @@ class QuietLogFormatter(LogFormatter):
         record = super().scraped(item, response, spider)
         record["level"] = logging.DEBUG
         if isinstance(item, ItemBatch):
-            record["args"]["item"] = _Records(item, full=True)
+            _show(record, _Records(item, full=True))
         return record
 
     def dropped(self, item, exception, response, spider):
@@ -55,12 +61,12 @@ class QuietLogFormatter(LogFormatter):
         record = super().dropped(item, exception, response, spider)
         record["level"] = logging.DEBUG
         if isinstance(item, ItemBatch):
-            record["args"]["item"] = _Records(item, full=True)
+            _show(record, _Records(item, full=True))
         return record
 
     def item_error(self, item, exception, response, spider):
         record = super().item_error(item, exception, response, spider)
         if isinstance(item, ItemBatch):
             # Not every record of the page in one ERROR line.
-            record["args"]["item"] = _Records(item, full=False)
+            _show(record, _Records(item, full=False))
         return record

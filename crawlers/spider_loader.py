@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import importlib
 from collections import defaultdict
 
@@ -57,6 +58,6 @@ class LazySpiderLoader(SpiderLoader):
         self._load_all_spiders()
         return super().list()
 
-    def find_by_request(self, request) -> list[str]:
+    def find_by_request(self, request) -> builtins.list[str]:  # `list` is the method here
         self._load_all_spiders()
         return super().find_by_request(request)

@@ -24,6 +24,7 @@ import logging
 import pickle
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
 from scrapy import signals
 from scrapy.core.scheduler import BaseScheduler
@@ -39,6 +40,10 @@ from crawlers.env import redact_url
 from crawlers.errors import EXIT_FAILED, ConfigError, stop_crawl
 from crawlers.internals.engine import on_request_done, set_idle_poll
 from crawlers.jobs import job_id, node_id
+
+if TYPE_CHECKING:
+    from scrapy.utils.asyncio import AsyncioLoopingCall
+    from twisted.internet.task import LoopingCall
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +123,7 @@ class Scheduler(BaseScheduler):
         self._last_renew = 0.0
         self._logged_dupe = False
         self._logged_local = False
-        self._ticker = None
+        self._ticker: AsyncioLoopingCall | LoopingCall | None = None
 
     @property
     def run(self) -> str:
@@ -134,6 +139,13 @@ class Scheduler(BaseScheduler):
         hold = AckHold(self)
         self._holds.append(hold)
         return hold
+
+    @property
+    def _queue(self) -> LeasedQueue:
+        # The engine calls the rest of the interface only between open() and close().
+        if self.queue is None:
+            raise RuntimeError("the cluster scheduler is used before open()")
+        return self.queue
 
     def lease_of(self, request: Request) -> str:
         """The id under which this node leased `request` from the shared queue ('' if it
@@ -212,7 +224,7 @@ class Scheduler(BaseScheduler):
         if self._local or self._backlog or self._down_since is not None:
             return True
         try:
-            return self.queue.pending() > 0
+            return self._queue.pending() > 0
         except UNAVAILABLE as exc:
             self._went_down(exc)
             return True
@@ -221,7 +233,7 @@ class Scheduler(BaseScheduler):
 
     def __len__(self) -> int:
         try:
-            return len(self._local) + self.queue.pending()
+            return len(self._local) + self._queue.pending()
         except UNAVAILABLE:
             return len(self._local) + len(self._backlog)
 
@@ -235,7 +247,7 @@ class Scheduler(BaseScheduler):
             return self._enqueue_local(request, fingerprint, exc)
         if self._down_since is None:
             try:
-                queued = self.queue.push(fingerprint, -request.priority, payload)
+                queued = self._queue.push(fingerprint, -request.priority, payload)
             except UNAVAILABLE as exc:
                 self._went_down(exc)
             except RunOver:
@@ -258,7 +270,7 @@ class Scheduler(BaseScheduler):
             return None
         while True:
             try:
-                claimed = self.queue.claim()
+                claimed = self._queue.claim()
             except UNAVAILABLE as exc:
                 self._went_down(exc)
                 return None
@@ -314,7 +326,7 @@ class Scheduler(BaseScheduler):
     def _enqueue_local(self, request: Request, fingerprint: str, exc: Exception) -> bool:
         if fingerprint:
             try:
-                new = self.queue.see(fingerprint)
+                new = self._queue.see(fingerprint)
                 self._seen(fingerprint)
                 if not new:
                     return self._counted(request, False)
@@ -360,7 +372,7 @@ class Scheduler(BaseScheduler):
         self.stats.inc_value("cluster/acked", len(leases))
         if self._down_since is None and not self._backlog:
             try:
-                self.queue.ack(leases)
+                self._queue.ack(leases)
                 return
             except UNAVAILABLE as exc:
                 self._went_down(exc)
@@ -373,7 +385,8 @@ class Scheduler(BaseScheduler):
             due.append(self._delayed.popleft()[1])
         return due
 
-    def _went_down(self, exc: Exception) -> None:
+    def _went_down(self, exc: Exception) -> float:
+        """Note that Redis is away; returns since when (monotonic)."""
         if self._down_since is None:
             self._down_since = time.monotonic()
             self.stats.inc_value("cluster/redis_outages")
@@ -384,6 +397,7 @@ class Scheduler(BaseScheduler):
                 describe(exc, self.url),
                 self.redis_wait,
             )
+        return self._down_since
 
     def _flush(self) -> None:
         """Send what waited on this node, in order. Raises if Redis is still away."""
@@ -394,9 +408,9 @@ class Scheduler(BaseScheduler):
             op = self._backlog[0]
             try:
                 if op[0] == "push":
-                    self.queue.push(*op[1:])
+                    self._queue.push(*op[1:])
                 else:
-                    self.queue.ack([op[1]])
+                    self._queue.ack([op[1]])
             except RunOver:
                 # The run ended while Redis was away; what waited belongs to no run.
                 self._backlog.clear()
@@ -426,12 +440,11 @@ class Scheduler(BaseScheduler):
                     *(lease for _, lease in self._delayed),
                     *self._held,
                 ]
-                self.queue.renew(held)
+                self._queue.renew(held)
                 self._last_renew = now
         except UNAVAILABLE as exc:
-            self._went_down(exc)
-            if now - self._down_since > self.redis_wait:
-                self._ticker.stop()
+            if now - self._went_down(exc) > self.redis_wait:
+                self._stop_ticker()
                 stop_crawl(
                     self.crawler,
                     f"Redis at {redact_url(self.url)} unreachable for {self.redis_wait:.0f}s;"
@@ -440,14 +453,18 @@ class Scheduler(BaseScheduler):
                     exit_code=EXIT_FAILED,
                 )
         except RunOver as over:
-            self._ticker.stop()
+            self._stop_ticker()
             if over.lost:
                 self._lost()
+
+    def _stop_ticker(self) -> None:
+        if self._ticker is not None:
+            self._ticker.stop()
 
     def _lost(self) -> None:
         stop_crawl(
             self.crawler,
-            f"Redis at {redact_url(self.url)} no longer holds job {self.queue.job}'s run"
+            f"Redis at {redact_url(self.url)} no longer holds job {self._queue.job}'s run"
             " (restarted without persistence, or its keys were deleted)",
             reason="redis_lost_job",
             exit_code=EXIT_FAILED,
@@ -460,9 +477,9 @@ class Scheduler(BaseScheduler):
         try:
             if not self._start_done:
                 # The engine only goes idle once the spider's start() is exhausted.
-                self.queue.started()
+                self._queue.started()
                 self._start_done = True
-            status = self.queue.status()
+            status = self._queue.status()
         except UNAVAILABLE as exc:
             self._went_down(exc)
             raise DontCloseSpider from None
@@ -470,7 +487,7 @@ class Scheduler(BaseScheduler):
             if over.lost:
                 self._lost()
             else:
-                logger.info("Cluster: job %s's run has ended", self.queue.job)
+                logger.info("Cluster: job %s's run has ended", self._queue.job)
             return
         if status.done:
             return
@@ -481,7 +498,7 @@ class Scheduler(BaseScheduler):
         if now - self._quiet_since < self.idle_grace:
             raise DontCloseSpider
         try:
-            done = self.queue.mark_done()
+            done = self._queue.mark_done()
         except UNAVAILABLE as exc:
             self._went_down(exc)
             raise DontCloseSpider from None
@@ -490,7 +507,7 @@ class Scheduler(BaseScheduler):
         if not done:
             self._quiet_since = None
             raise DontCloseSpider
-        logger.info("Cluster: job %s has no work left on any node", self.queue.job)
+        logger.info("Cluster: job %s has no work left on any node", self._queue.job)
 
 
 class AckHold:

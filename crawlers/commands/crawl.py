@@ -9,7 +9,9 @@ back (crawlers/console.py). `scrapy crawl <spider> -h` lists the spider's argume
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+from typing import cast
 
 from scrapy import signals
 from scrapy.commands import ScrapyHelpFormatter
@@ -58,6 +60,7 @@ class Command(ScrapyCrawlCommand):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
+        assert self.settings is not None  # set by scrapy.cmdline before it calls this
         if not {"-h", "--help"} & set(sys.argv):
             return
         name = spider_in(sys.argv[1:])
@@ -71,11 +74,13 @@ class Command(ScrapyCrawlCommand):
             parser.epilog = describe(spidercls)
 
     def process_options(self, args, opts) -> None:
+        assert self.settings is not None  # set by scrapy.cmdline before it calls this
         try:
-            spargs, overrides = arglist_to_dict(opts.spargs), arglist_to_dict(opts.set)
+            parsed = arglist_to_dict(opts.spargs), arglist_to_dict(opts.set)
         except ValueError:
-            spargs = overrides = None  # not NAME=VALUE: Scrapy's own usage error follows
-        if spargs is not None:
+            parsed = None  # not NAME=VALUE: Scrapy's own usage error follows
+        if parsed is not None:
+            spargs, overrides = parsed
             if opts.loglevel:
                 overrides["LOG_LEVEL"] = opts.loglevel
             try:
@@ -106,6 +111,7 @@ class Command(ScrapyCrawlCommand):
         if ENV_PROBLEMS:
             raise ConfigError(ENV_PROBLEMS[0])
         # Where spiders are found may itself be given with -s (SPIDER_MODULES).
+        assert self.settings is not None
         where = self.settings.copy()
         where.setdict({k: v for k, v in overrides.items() if k.startswith("SPIDER_")}, "cmdline")
         loader = get_spider_loader(where)
@@ -154,7 +160,10 @@ class Command(ScrapyCrawlCommand):
             elif exc is not None:
                 raise exc
 
-        task = self.crawler_process.crawl(crawler, **opts.spargs)
+        assert self.crawler_process is not None and self.settings is not None
+        # TWISTED_REACTOR is asyncio's (settings.py), so scrapy.cmdline made an
+        # AsyncCrawlerProcess, whose crawl() returns a Task.
+        task = cast(asyncio.Task[None], self.crawler_process.crawl(crawler, **opts.spargs))
         task.add_done_callback(done)
         self.crawler_process.start()
         fatal = errors[0] if errors else fatal_error(crawler)

@@ -89,6 +89,7 @@ class Command(ScrapyCommand):
 
     def _run(self, opts) -> None:
         settings = self.settings
+        assert settings is not None  # set by scrapy.cmdline before it runs a command
         host = opts.host or settings.get("DASHBOARD_HOST") or "127.0.0.1"
         port = opts.port
         if port is None:
@@ -126,6 +127,7 @@ class Command(ScrapyCommand):
         nodes = parse_nodes(settings.get("DASHBOARD_SCRAPYD_NODES"))
         if not nodes:
             return None
+        jobs: RedisJobs | FileJobs
         if isinstance(store, RedisStore):
             jobs = RedisJobs(store.client)
         else:
@@ -141,6 +143,7 @@ class Command(ScrapyCommand):
     def _scheduler(self, settings, store, control: Control | None) -> Scheduler | None:
         if control is None:
             return None
+        kept: RedisSchedules | FileSchedules
         if isinstance(store, RedisStore):
             kept = RedisSchedules(store.client)
         else:

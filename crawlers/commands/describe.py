@@ -27,6 +27,7 @@ class Command(ScrapyCommand):
     def run(self, args, opts) -> None:
         if len(args) != 1:
             raise UsageError("scrapy describe takes one spider name")
+        assert self.settings is not None  # set by scrapy.cmdline before it runs a command
         loader = get_spider_loader(self.settings)
         problem = spider_problem(args[0], loader.list())
         if problem:

@@ -91,6 +91,7 @@ class Command(ScrapyCommand):
             self.exitcode = EXIT_CONFIG
 
     def where(self) -> str:
+        assert self.settings is not None  # set by scrapy.cmdline before it runs a command
         url = self.settings.get("DATABASE_URL")
         return redact_url(url) if url else f"{self.settings.get('DATA_DIR')} (embedded)"
 
@@ -119,7 +120,7 @@ class Command(ScrapyCommand):
 
 def format_status(status: LedgerStatus) -> str:
     header = ("state", PLANNED, IN_PROGRESS, "stuck", DONE, FAILED, "total", "finished", "kept")
-    rows = [header]
+    rows: list[tuple[str, ...]] = [header]
     for name, counts in [*status.states.items(), ("all", status.overall)]:
         finished = counts.counts[DONE] + counts.counts[FAILED]
         share = f"{100.0 * finished / counts.total:.1f}%" if counts.total else "-"

@@ -22,8 +22,10 @@ import logging
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.asyncio import create_looping_call
+from scrapy.utils.asyncio import AsyncioLoopingCall, create_looping_call
 from twisted.internet import threads
+from twisted.internet.defer import Deferred
+from twisted.internet.task import LoopingCall
 
 from crawlers.telemetry.resources import ProcessTree, Sample
 from crawlers.telemetry.settings import number_setting
@@ -38,7 +40,7 @@ class ResourceMonitor:
         self.tree = ProcessTree()
         # Before the download handler starts Playwright, so the browser inherits the mark.
         self.tree.mark_environment()
-        self.task = None
+        self.task: AsyncioLoopingCall | LoopingCall | None = None
         self.busy = False
         self.closed = False
 
@@ -70,11 +72,10 @@ class ResourceMonitor:
     def _idle(self, _) -> None:
         self.busy = False
 
-    def sample_now(self):
+    def sample_now(self) -> Deferred[None]:
         """A Deferred that fires once a sample taken now is in the stats."""
         sampled = threads.deferToThread(self.tree.sample)
-        sampled.addCallback(self.record)
-        return sampled
+        return sampled.addCallback(self.record)
 
     def record(self, s: Sample, final: bool = False) -> None:
         if self.closed and not final:

@@ -267,7 +267,7 @@ def _read_around(text: str, at: int, found: dict[str, None]) -> None:
             end -= 1
         local = _local_before(text, end)
         domain = None if local is None else _defanged_domain(text, at + 1)
-        if domain is not None:
+        if local is not None and domain is not None:
             _add(found, local, domain)
         return
     domain_match = _DOMAIN_HEAD.match(text, at + 1)

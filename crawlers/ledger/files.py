@@ -6,7 +6,15 @@ from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
-from crawlers.ledger.model import DONE, FAILED, IN_PROGRESS, PLANNED, LedgerStatus, StateCounts
+from crawlers.ledger.model import (
+    DONE,
+    FAILED,
+    IN_PROGRESS,
+    PLANNED,
+    LedgerStatus,
+    StateCounts,
+    Target,
+)
 from crawlers.ledger.regions import read_targets_file
 
 
@@ -17,7 +25,8 @@ class FileTargets:
         self.queue = deque(self.targets)  # planned, in file order
 
     def claim(self, node, limit, lease_seconds, states=None):
-        chosen, skipped = [], []
+        chosen: list[Target] = []
+        skipped: list[int | None] = []
         while self.queue and len(chosen) < limit:
             target = self.targets[self.queue.popleft()]
             if states and target.state not in states:

@@ -23,6 +23,13 @@ class Target:
     attempts: int = 0
 
     @property
+    def stored_id(self) -> int:
+        """The id the ledger gave this target (every claimed target has one)."""
+        if self.id is None:
+            raise ValueError(f"target {self.label} is not in a ledger")
+        return self.id
+
+    @property
     def location(self) -> str:
         return f"{self.city}, {self.state}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import psycopg
 
@@ -47,7 +48,7 @@ class PostgresLedger(SqlLedger):
     @staticmethod
     def exists(url: str) -> bool:
         with connect(url, autocommit=True) as db:
-            return db.execute("SELECT to_regclass('business_targets')").fetchone()[0] is not None
+            return _value(db.execute("SELECT to_regclass('business_targets')")) is not None
 
     def close(self) -> None:
         self.db.close()
@@ -152,17 +153,21 @@ class PostgresLedger(SqlLedger):
         return cur.rowcount
 
     def pending(self, states: Sequence[str] | None = None) -> int:
-        return self._execute(
-            f"SELECT count(*) FROM business_targets WHERE {CLAIMABLE}{SCOPE}",
-            {"states": _arr(states)},
-        ).fetchone()[0]
+        return _value(
+            self._execute(
+                f"SELECT count(*) FROM business_targets WHERE {CLAIMABLE}{SCOPE}",
+                {"states": _arr(states)},
+            )
+        )
 
     def leased_by_others(self, node: str, states: Sequence[str] | None = None) -> int:
-        return self._execute(
-            "SELECT count(*) FROM business_targets WHERE status = 'in_progress'"
-            f" AND lease_until >= now() AND lease_owner <> %(node)s{SCOPE}",
-            {"node": node, "states": _arr(states)},
-        ).fetchone()[0]
+        return _value(
+            self._execute(
+                "SELECT count(*) FROM business_targets WHERE status = 'in_progress'"
+                f" AND lease_until >= now() AND lease_owner <> %(node)s{SCOPE}",
+                {"node": node, "states": _arr(states)},
+            )
+        )
 
     def status(self, states: Sequence[str] | None = None, window: float = 900.0) -> LedgerStatus:
         params = {"states": _arr(states), "window": window}
@@ -172,12 +177,14 @@ class PostgresLedger(SqlLedger):
             f" WHERE true{SCOPE} GROUP BY state, status",
             params,
         ).fetchall()
-        recent = self._execute(
-            "SELECT count(*) FROM business_targets"
-            f" WHERE finished_at >= now() - make_interval(secs => %(window)s){SCOPE}",
-            params,
-        ).fetchone()[0]
-        reasons = dict(
+        recent = _value(
+            self._execute(
+                "SELECT count(*) FROM business_targets"
+                f" WHERE finished_at >= now() - make_interval(secs => %(window)s){SCOPE}",
+                params,
+            )
+        )
+        reasons: dict[str, int] = dict(
             self._execute(
                 f"SELECT reason, count(*) FROM business_targets WHERE status = '{FAILED}'"
                 f"{SCOPE} GROUP BY reason ORDER BY 2 DESC",
@@ -185,6 +192,14 @@ class PostgresLedger(SqlLedger):
             ).fetchall()
         )
         return ledger_status(rows, recent, window, reasons)
+
+
+def _value(cur: psycopg.Cursor) -> Any:
+    """The value of a query that always returns one row (an aggregate, to_regclass)."""
+    row = cur.fetchone()
+    if row is None:
+        raise psycopg.ProgrammingError("the query returned no row")
+    return row[0]
 
 
 def _arr(states: Sequence[str] | None) -> list[str] | None:

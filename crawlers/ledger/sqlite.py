@@ -105,7 +105,7 @@ class SqliteLedger(SqlLedger):
         return claimed_targets(rows)
 
     def _held(self, sql: str, node: str, ids: Sequence[int], params: dict) -> set[int]:
-        held = set()
+        held: set[int] = set()
         for target_id in ids:
             cur = self.db.execute(
                 f"{sql} WHERE id = :id AND status = 'in_progress' AND lease_owner = :node"

@@ -297,10 +297,10 @@ class ProxyRotationMiddleware:
                 if not browser:
                     return self.proxies[pid]
                 async with self.contexts.lock:
-                    pid = await self._browser_choice(request, pid, usable)
-                    if pid is not None:
-                        self.contexts.bind(request, self.proxies[pid], own_context=True)
-                        return self.proxies[pid]
+                    chosen = await self._browser_choice(request, pid, usable)
+                    if chosen is not None:
+                        self.contexts.bind(request, self.proxies[chosen], own_context=True)
+                        return self.proxies[chosen]
             elif self._engine_running():
                 if not self.health.served and self._in_flight:
                     pass  # an answer on its way may yet show that the list works

@@ -43,10 +43,11 @@ def parse_retry_after(value: bytes | str | None, now: float | None = None) -> fl
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random = random) -> float:
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
     """Exponential backoff with "equal jitter": between half and all of base * 2^(attempt-1)."""
     ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
-    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+    uniform = rng.uniform if rng is not None else random.uniform
+    return ceiling / 2 + uniform(0, ceiling / 2)
 
 
 class BackoffRetryMiddleware(RetryMiddleware):
@@ -56,7 +57,11 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self.cap = settings.getfloat("RETRY_BACKOFF_MAX", 60.0)
         self.retry_after_max = settings.getfloat("RETRY_AFTER_MAX", 300.0)
 
-    async def process_response(self, request: Request, response: Response):
+    # Scrapy takes coroutine methods in downloader middlewares (2.13+), but RetryMiddleware
+    # annotates the plain ones, which mypy holds an override to.
+    async def process_response(  # type: ignore[override]
+        self, request: Request, response: Response
+    ):
         problem = page_problem(request)
         if problem is not None:
             return await self._retry_rejected(request, response, problem)
@@ -78,7 +83,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
         await self._wait(retry, parse_retry_after(response.headers.get(b"Retry-After")))
         return retry
 
-    async def process_exception(self, request: Request, exception: Exception):
+    async def process_exception(  # type: ignore[override]  # coroutine: see process_response
+        self, request: Request, exception: Exception
+    ):
         if request.meta.get("dont_retry", False) or not isinstance(
             exception, self.exceptions_to_retry
         ):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from scrapy.exceptions import IgnoreRequest
@@ -82,13 +83,13 @@ class VehicleSessionMiddleware:
             return None
         await self.in_flight.enter()
         request.meta[IN_FLIGHT] = True
-        if self.session is None:
+        session = self.session
+        if session is None:
             try:
-                await self._renew(None)
+                session = await self._renew(None)
             except IgnoreRequest:
                 await self._leave(request, too_many=False)
                 raise
-        session = self.session
         request.meta["dont_merge_cookies"] = True
         request.meta[GENERATION] = session.generation
         request.headers["Cookie"] = session.cookie_header()
@@ -134,13 +135,14 @@ class VehicleSessionMiddleware:
             return path in gates
         return response.status == 403 and urlsplit(request.url).path.startswith(f"{self.root}/api/")
 
-    async def _renew(self, generation: int | None) -> None:
-        """Log in, unless another request already did since `generation` was in force."""
+    async def _renew(self, generation: int | None) -> PortalSession:
+        """Log in, unless another request already did since `generation` was in force; the
+        session in force after."""
         async with self.lock:
             if self.fatal:
                 raise IgnoreRequest(self.fatal)
             if self.session is not None and self.session.generation != generation:
-                return
+                return self.session
             number = (self.session.generation if self.session else 0) + 1
             try:
                 self.session = await self.login.login(number)
@@ -153,8 +155,9 @@ class VehicleSessionMiddleware:
             except LoginTrouble as exc:
                 self._give_up(f"cannot log in to {self.netloc}: {exc}", exit_code=EXIT_FAILED)
             logger.info("vehicles: logged in (session %d)", number)
+            return self.session
 
-    def _give_up(self, message: str, exit_code: int) -> None:
+    def _give_up(self, message: str, exit_code: int) -> NoReturn:
         self.fatal = message
         logger.error("vehicles: %s", message)
         stop_crawl(self.crawler, message, reason="login_failed", exit_code=exit_code)

@@ -36,7 +36,7 @@ from crawlers.extraction.businesses import (
 )
 from crawlers.items import BusinessItem, ItemBatch
 from crawlers.jobs import node_id
-from crawlers.ledger import Target, open_ledger
+from crawlers.ledger import Ledger, Target, open_ledger
 from crawlers.ledger.files import FileTargets
 from crawlers.ledger.regions import parse_states
 from crawlers.pipelines.businesses import RejectedListing
@@ -95,7 +95,7 @@ class TargetClaimer:
                 if target.id not in running and target.id not in self.ready:
                     self.ready[target.id] = target
                     claimed += 1
-        out = []
+        out: list[Target] = []
         while self.ready and len(out) < free:
             out.append(self.ready.popitem(last=False)[1])
         return out, claimed
@@ -177,6 +177,7 @@ class BusinessesSpider(scrapy.Spider):
         ahead = max(0, min(settings.getint("BUSINESSES_CLAIM_BATCH", 8), self.in_flight))
         self.wait_for_leases = settings.getbool("BUSINESSES_WAIT_FOR_LEASES", True)
         self.batching = batching(settings)
+        self.source: FileTargets | Ledger
         if self.targets_file:
             self.source = FileTargets(self.targets_file)
         else:
@@ -223,7 +224,7 @@ class BusinessesSpider(scrapy.Spider):
             self.planned = self.claimed
         requests = []
         for target in targets:
-            self.runs[target.id] = Run(target)
+            self.runs[target.stored_id] = Run(target)
             requests.append(self.page_request(target, 1))
         return requests
 
@@ -365,7 +366,7 @@ class BusinessesSpider(scrapy.Spider):
             run.accepted += len(item.records) * accepted + len(item.dropped) - turned_down
             run.rejected += len(item.records) * rejected + turned_down
         elif isinstance(item, BusinessItem):
-            run = self.runs.get(item.target_id)
+            run = self.runs.get(item.target_id) if item.target_id is not None else None
             if run is None:
                 return
             run.accepted += accepted
@@ -380,7 +381,9 @@ class BusinessesSpider(scrapy.Spider):
             # its own), so a target is recorded done only once its items are written.
             from twisted.internet import reactor  # installed by now; not at import time
 
-            reactor.callLater(0, self.maybe_finish, run)
+            # Twisted declares the reactor's methods on zope interfaces, without `self`, which
+            # mypy reads as shifted by one argument (only the mypy-zope plugin reads them).
+            reactor.callLater(0, self.maybe_finish, run)  # type: ignore[arg-type]
 
     def item_scraped(self, item, response, spider):
         self._settled(item, accepted=True)
@@ -396,7 +399,7 @@ class BusinessesSpider(scrapy.Spider):
     def maybe_finish(self, run: Run) -> None:
         if not run.last_page or run.pending > 0:
             return
-        if self.runs.pop(run.target.id, None) is None:
+        if self.runs.pop(run.target.stored_id, None) is None:
             return
         self.record(run)
         for request in self.claim_more():
@@ -408,16 +411,18 @@ class BusinessesSpider(scrapy.Spider):
         try:
             if run.failed:
                 ok = self.source.fail(
-                    self.node, target.id, run.failed, run.accepted, run.rejected, run.pages
+                    self.node, target.stored_id, run.failed, run.accepted, run.rejected, run.pages
                 )
             else:
-                ok = self.source.finish(self.node, target.id, run.accepted, run.rejected, run.pages)
+                ok = self.source.finish(
+                    self.node, target.stored_id, run.accepted, run.rejected, run.pages
+                )
         except STORE_ERRORS as exc:
-            self.unrecorded[target.id] = run
+            self.unrecorded[target.stored_id] = run
             self.store_failed(f"record {target.label}", exc)
             return
         self.store_ok()
-        self.unrecorded.pop(target.id, None)
+        self.unrecorded.pop(target.stored_id, None)
         if not ok:
             logger.warning("businesses: lease lost before %s was recorded", target.label)
             self.crawler.stats.inc_value("businesses/leases_lost")

@@ -31,7 +31,8 @@ from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.spidermiddlewares.httperror import HttpError
-from scrapy.utils.asyncio import create_looping_call
+from scrapy.utils.asyncio import AsyncioLoopingCall, create_looping_call
+from twisted.internet.task import LoopingCall
 
 from crawlers import outcomes
 from crawlers.batches import batching, item_workers
@@ -41,7 +42,7 @@ from crawlers.extraction.email_links import CONTACT, TRAP, classify, page_links
 from crawlers.extraction.emails import extract_emails, registered_domain
 from crawlers.items import EmailItem, ItemBatch
 from crawlers.jobs import job_id
-from crawlers.pipelines.email_dedupe import address_book
+from crawlers.pipelines.email_dedupe import RedisAddresses, address_book
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ class EmailsSpider(scrapy.Spider):
         # every few seconds (those of a node that died are given back), and at the target
         # the node waits, paused, for other nodes' pending pages (email_dedupe.py).
         self.shared_target = bool(self.target and self.redis is not None)
-        self.settle_timer = None
+        self.settle_timer: AsyncioLoopingCall | LoopingCall | None = None
         self.waiting = False
         crawler.signals.connect(self.on_idle, signal=signals.spider_idle)
         if self.shared_target:
@@ -208,7 +209,7 @@ class EmailsSpider(scrapy.Spider):
         requests = []
         while batch := self.redis.lpop(self.seed_key, 500):
             for raw in batch:
-                text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+                text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
                 try:
                     request = self.site_request(seed_url(text, self.scheme))
                 except ConfigError as exc:
@@ -249,7 +250,8 @@ class EmailsSpider(scrapy.Spider):
         return self.closing
 
     def settle(self, in_callback: bool = False) -> None:
-        if self.closing:
+        # Only a cluster node (shared_target) settles, and its book is the shared one.
+        if self.closing or not isinstance(self.book, RedisAddresses):
             return
         try:
             standing = self.book.settle()
@@ -314,14 +316,16 @@ class EmailsSpider(scrapy.Spider):
             site = self.adopt(response.meta["site"])
         text = response.text
         found = extract_emails(text)
+        request = response.request
+        assert request is not None  # Scrapy sets it on every response a callback gets
         if found and not self.closing:
             try:
-                new = self.book.claim(found, response.request)
+                new = self.book.claim(found, request)
             except RedisError:
                 # The shared address set is out of reach: the page goes back to the queue
                 # (which waits for Redis itself) rather than losing its addresses.
                 self.crawler.stats.inc_value("emails/claim_retries")
-                yield response.request.replace(dont_filter=True)
+                yield request.replace(dont_filter=True)
                 return
             if new:
                 self.crawler.stats.inc_value("emails/found", len(new))

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import scrapy
@@ -25,7 +26,7 @@ from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 
 from crawlers import outcomes
-from crawlers.cluster.reported import reported_in_run
+from crawlers.cluster.reported import ReportedInRun, reported_in_run
 from crawlers.errors import ConfigError
 from crawlers.extraction.vehicles import inventory_page, is_safe_ref, vehicle_page
 from crawlers.items import VehicleItem
@@ -60,6 +61,16 @@ class Walk:
 class VehiclesSpider(scrapy.Spider):
     name = "vehicles"
     arguments = {"limit": "at most N PDFs downloaded this run (default: every vehicle)"}
+    # From the settings, in from_crawler.
+    base_url: str
+    store: Path
+    per_page: int
+    max_walks: int
+    pdf_retries: int
+    link_refreshes: int
+    browser_pages: bool
+    browser_context: str
+    reported: ReportedInRun | None
 
     @classmethod
     def update_settings(cls, settings):
@@ -232,7 +243,7 @@ class VehiclesSpider(scrapy.Spider):
 
     # -- one vehicle: its page, then its PDF --------------------------------------------
     def _vehicle_request(self, item: VehicleItem) -> scrapy.Request:
-        meta = {"handle_httpstatus_list": [404]}
+        meta: dict[str, Any] = {"handle_httpstatus_list": [404]}
         if self.browser_pages:
             # The login's context holds the session cookies.
             meta.update(playwright=True, playwright_context=self.browser_context)
@@ -294,9 +305,10 @@ class VehiclesSpider(scrapy.Spider):
                     return "not_found" if pdf.status == 404 else f"http_{pdf.status}"
                 length = pdf.headers.get(b"Content-Length")
                 expected = int(length) if length and length.isdigit() else None
-                problem = pdf_problem(pdf.body, item.ref, item.vin, expected)
-                if problem is None:
+                rejected = pdf_problem(pdf.body, item.ref, item.vin, expected)
+                if rejected is None:
                     return PdfDownload(item, pdf.body, expected)
+                problem = rejected
                 self.crawler.stats.inc_value(f"vehicles/pdf_rejected/{problem}")
             else:
                 return problem
@@ -340,7 +352,8 @@ class VehiclesSpider(scrapy.Spider):
                 self._update_total()
 
     def item_written(self, item, response, spider) -> None:
-        if isinstance(item, VehicleItem):
+        # Connected only on a cluster node, where self.reported is set.
+        if isinstance(item, VehicleItem) and self.reported is not None:
             self.reported.written(item.ref)
 
     def closed(self, reason: str) -> None:

@@ -19,8 +19,9 @@ import time
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.asyncio import create_looping_call
+from scrapy.utils.asyncio import AsyncioLoopingCall, create_looping_call
 from twisted.internet import threads
+from twisted.internet.task import LoopingCall
 
 from crawlers.cluster.scheduler import run_token
 from crawlers.errors import ConfigError
@@ -57,7 +58,7 @@ class TelemetryPublisher:
         self.last_point = 0.0
         self.started = time.time()
         self.failing = False
-        self.task = None
+        self.task: AsyncioLoopingCall | LoopingCall | None = None
         self.busy = False
         self.closed = False
         self.lock = threading.Lock()

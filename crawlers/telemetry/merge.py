@@ -110,7 +110,7 @@ def merge_job(
     if state == FINISHED and counts.remaining == 0:
         eta = 0.0
     errors.sort(key=lambda e: e.get("at", 0), reverse=True)
-    reasons = sorted({s.get("finish_reason") for s in snapshots if s.get("finish_reason")})
+    reasons = sorted({s["finish_reason"] for s in snapshots if s.get("finish_reason")})
     return {
         "job": job,
         "run": next((s["run"] for s in snapshots if s.get("run")), ""),

@@ -30,6 +30,25 @@ def test_lines_are_identical_to_scrapys():
     assert ours.count(b"\n") == len(items)
 
 
+def test_without_an_encoding_lines_are_scrapys_utf8_ascii_lines():
+    # FEED_EXPORT_ENCODING unset (Scrapy's default, None): Scrapy writes ASCII JSON in utf-8.
+    items = [BusinessItem(ypid="1", name="Zoë"), BusinessItem(ypid="2", name="例え")]
+    lines = []
+    for exporter_cls in (DataclassJsonLinesItemExporter, JsonLinesItemExporter):
+        out = io.BytesIO()
+        exporter = exporter_cls(out, encoding=None)
+        exporter.start_exporting()
+        exporter.export_item(items[0])
+        if exporter_cls is DataclassJsonLinesItemExporter:
+            exporter.export_items(items[1:])
+        else:
+            exporter.export_item(items[1])
+        exporter.finish_exporting()
+        lines.append(out.getvalue())
+    assert lines[0] == lines[1]
+    assert b'"name": "Zo\\u00eb"' in lines[0]
+
+
 def test_each_line_is_in_the_file_when_export_item_returns(tmp_path):
     # What another process (or a reader after a SIGKILL) sees: the file on disk, not the
     # exporter's buffer, and before finish_exporting.
