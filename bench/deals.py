@@ -38,8 +38,8 @@ from playwright.async_api import async_playwright
 from bench._sandbox_proc import SandboxProcess
 from bench.measure import run as measure
 from crawlers.browser import BLOCKED_RESOURCE_TYPES, launch_options
+from crawlers.deals.tfs import encode, flights_query
 from crawlers.env import PROJECT_ROOT
-from crawlers.tfs import encode, flights_query
 from sandbox.crawl import crawl_command
 
 ORIGINS = ["PHX", "DFW", "LAX", "ORD", "JFK", "ATL", "DEN", "SFO", "SEA", "MIA", "BOS", "LAS"]

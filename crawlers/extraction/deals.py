@@ -31,8 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from parsel import Selector
 
+from crawlers.deals.tfs import TfsError, decode
 from crawlers.extraction.blocks import NOT_RENDERED, UNRECOGNISED
-from crawlers.tfs import TfsError, decode
 
 CARD = "div.SwQ5Be"
 NO_RESULTS = "div.no-results"

@@ -6,34 +6,35 @@
 Units of work (crawlers/outcomes.py): every explore page (origin x region) is planned at the
 start; the expansions of an origin are added once all its regions are in (a region given up
 on counts as in, and is reported). Which regions are in and what they showed lives in
-crawlers/deals_state.py: in memory (resumable with JOBDIR), or in Redis when REDIS_URL makes
+crawlers/deals/state.py: in memory (resumable with JOBDIR), or in Redis when REDIS_URL makes
 this process one node of a cluster, so an origin is ranked once, on all its regions, by
-whichever node records its last region. At the end the spider prints and saves a capacity
-plan (crawlers/capacity.py) from the times it measured (on a cluster: each node its own).
+whichever node records its last region (crawlers/deals/ranking.py). At the end the spider
+shows and saves a capacity report (crawlers/deals/report.py) from the times it measured
+(on a cluster: each node its own).
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import json
 import re
 import time
-from collections import Counter, defaultdict
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
-import airportsdata
 import scrapy
 from scrapy import signals
 from scrapy_playwright.page import PageMethod
 
-from crawlers import capacity, outcomes
+from crawlers import outcomes
 from crawlers.cluster.connection import UNAVAILABLE, describe
 from crawlers.console import tell
-from crawlers.deals_state import ArgsMismatch, open_state
+from crawlers.deals import capacity, places
+from crawlers.deals.ranking import best_deals
+from crawlers.deals.report import Tally, format_report, save
+from crawlers.deals.state import ArgsMismatch, open_state
+from crawlers.deals.tfs import encode, explore_query
 from crawlers.env import redact_url
 from crawlers.errors import ConfigError, stop_crawl
 from crawlers.extraction.blocks import NOT_RENDERED
@@ -46,18 +47,8 @@ from crawlers.extraction.deals import (
     parse_explore,
     parse_flights,
 )
-from crawlers.inputs import input_label, read_input
 from crawlers.items import DealItem
-from crawlers.tfs import encode, explore_query
 
-# The old tool's phases. Phase 3 adds five more of the busiest US hubs with long-haul
-# networks: Atlanta, Denver, San Francisco, Seattle, Miami.
-PHASES = {
-    1: ("PHX", "DFW"),
-    2: ("PHX", "DFW", "LAX", "ORD", "JFK"),
-    3: ("PHX", "DFW", "LAX", "ORD", "JFK", "ATL", "DEN", "SFO", "SEA", "MIA"),
-}
-KG_ID = re.compile(r"/[mg]/[0-9a-z_]+")
 # Where page_problem() leaves what it read of a good page for the callback.
 PARSED = "deals_parsed"
 
@@ -96,16 +87,6 @@ async def wait_rendered(page, item: str, empty: str | None, settle: float, timeo
 async def attempt_started(page, request) -> None:
     """playwright_page_init_callback: the browser page is ours from here (per attempt)."""
     request.meta["deals_attempt_t0"] = time.monotonic()
-
-
-def load_regions(path: str | Path | None) -> dict[str, str]:
-    """Region names to ids from `path`, or from the shipped regions.json when it is None."""
-    try:
-        data = json.loads(read_input(path, "regions.json"))
-    except (OSError, ValueError) as exc:
-        label = input_label(path, "regions.json")
-        raise ConfigError(f"cannot read the regions file {label}: {exc}") from None
-    return {k: v for k, v in data.items() if not k.startswith("_")}
 
 
 class DealsSpider(scrapy.Spider):
@@ -153,7 +134,7 @@ class DealsSpider(scrapy.Spider):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.origins = self._origins(origins, phase)
+        self.origins = places.choose_origins(origins, phase)
         self.region_arg = regions
         try:
             self.top = int(top)
@@ -165,24 +146,6 @@ class DealsSpider(scrapy.Spider):
             self.within = capacity.parse_duration(within)
         except ValueError as exc:
             raise ConfigError(f"within: {exc}") from None
-
-    @staticmethod
-    def _origins(origins: str, phase: str | int) -> list[str]:
-        if origins and str(phase).strip():
-            raise ConfigError("give origins or phase, not both")
-        if not origins:
-            try:
-                return list(PHASES[int(phase or 1)])
-            except (KeyError, ValueError):
-                raise ConfigError(f"phase must be 1, 2 or 3, got {phase!r}") from None
-        codes = [c.strip().upper() for c in origins.split(",") if c.strip()]
-        known = airportsdata.load("IATA")
-        unknown = [c for c in codes if c not in known]
-        if unknown:
-            raise ConfigError(f"unknown IATA airport code(s): {', '.join(unknown)}")
-        if not codes:
-            raise ConfigError("origins is empty")
-        return list(dict.fromkeys(codes))
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -199,45 +162,22 @@ class DealsSpider(scrapy.Spider):
         self.base_url = base.rstrip("/")
         self.settle = settings.getfloat("DEALS_SETTLE_SECONDS")
         self.render_timeout = settings.getfloat("DEALS_RENDER_TIMEOUT")
-        self.capacity_origins = settings.getint("DEALS_CAPACITY_ORIGINS")
         self.rounds_429 = settings.getint("DEALS_429_ROUNDS")
         self.report_dir = Path(settings.get("DATA_DIR")) / "reports"
-        self.regions = self._regions(self.region_arg, settings.get("DEALS_REGIONS_FILE") or None)
+        regions_file = settings.get("DEALS_REGIONS_FILE") or None
+        self.regions = places.choose_regions(self.region_arg, regions_file)
         self.region_names = {rid: name for name, rid in self.regions}
         self.explore_planned = len(self.origins) * len(self.regions)
         # Opened in start(), once a cluster node has joined its job's run. (`self.state` is
         # Scrapy's: the dict JOBDIR keeps between runs, where the memory variant lives.)
         self.ranking = None
-        self.failed_regions: dict[str, dict[str, str]] = defaultdict(dict)
-        self.explore_times: list[float] = []  # browser seconds per explore page, done or not
-        self.explore_done = 0
-        self.expansions: list[dict[str, Any]] = []
-        self.expansions_planned = 0
-        self.started = time.monotonic()
-
-    @staticmethod
-    def _regions(arg: str, path: str | Path | None) -> list[tuple[str, str]]:
-        table = load_regions(path)
-        wanted = [r.strip() for r in (arg or "all").split(",") if r.strip()]
-        chosen: list[tuple[str, str]] = []
-        for value in wanted:
-            key = value.lower().replace("_", "-").replace(" ", "-")
-            if key == "all":
-                chosen.extend(table.items())
-            elif key in table:
-                chosen.append((key, table[key]))
-            elif KG_ID.fullmatch(value):
-                name = next((n for n, rid in table.items() if rid == value), value)
-                chosen.append((name, value))
-            else:
-                raise ConfigError(
-                    f"unknown region {value!r} (known: {', '.join(table)}, all, or a /m/ id)"
-                )
-        unique = dict((rid, name) for name, rid in reversed(chosen))
-        order = list(dict.fromkeys(rid for _, rid in chosen))
-        if not order:
-            raise ConfigError("regions is empty")
-        return [(unique[rid], rid) for rid in order]
+        self.tally = Tally(
+            self.origins,
+            [name for name, _ in self.regions],
+            self.top,
+            capacity_origins=settings.getint("DEALS_CAPACITY_ORIGINS"),
+            within=self.within,
+        )
 
     # -- requests -------------------------------------------------------------------
     def _browser_meta(self, kind: str, item: str, empty: str | None, **extra) -> dict:
@@ -336,7 +276,7 @@ class DealsSpider(scrapy.Spider):
             # Only with the page check off for this request: it never lets one through.
             yield from self._region_in(response.request, failed=NOT_RENDERED)
             return
-        self.explore_times.append(response.meta.get("deals_busy", 0.0))
+        self.tally.explore_measured(response.meta.get("deals_busy", 0.0))
         name = self.region_names[response.meta["region"]]
         deals = []
         for card in page.cards:
@@ -361,7 +301,7 @@ class DealsSpider(scrapy.Spider):
         if again is not None:
             yield again
             return
-        self.explore_times.append(failure.request.meta.get("deals_busy", 0.0))
+        self.tally.explore_measured(failure.request.meta.get("deals_busy", 0.0))
         yield from self._region_in(failure.request, failed=outcomes.failure_reason(failure))
 
     def _region_in(self, request, deals=(), failed: str = ""):
@@ -388,12 +328,11 @@ class DealsSpider(scrapy.Spider):
         yield from expansions
 
     def _count_region(self, origin: str, region_id: str, failed: str) -> None:
+        self.tally.region_in(origin, self.region_names[region_id], failed)
         if failed:
             outcomes.failed(self.crawler.stats, f"explore_{failed}")
-            self.failed_regions[origin][self.region_names[region_id]] = failed
             self.logger.warning("deals: %s %s given up: %s", origin, region_id, failed)
         else:
-            self.explore_done += 1
             outcomes.done(self.crawler.stats)
 
     # -- expansions -----------------------------------------------------------------
@@ -406,7 +345,7 @@ class DealsSpider(scrapy.Spider):
         planned = self.ranking.plan(origin, len(chosen))
         outcomes.set_total(self.crawler.stats, self.explore_planned + planned)
         if first:
-            self.expansions_planned += len(chosen)
+            self.tally.expansions_queued(len(chosen))
             self.logger.info("deals: %s complete, expanding %d deals", origin, len(chosen))
         requests = []
         for rank, deal in enumerate(chosen, 1):
@@ -450,25 +389,11 @@ class DealsSpider(scrapy.Spider):
 
     def _expansion_item(self, meta, failed: str, options=None):
         deal = meta["deal"]
-        now = time.monotonic()
-        busy = meta.get("deals_busy", 0.0)
-        first = meta.get("deals_t0", now)
         if failed:
             outcomes.failed(self.crawler.stats, f"expansion_{failed}")
         else:
             outcomes.done(self.crawler.stats)
-        self.expansions.append(
-            {
-                "origin": deal["origin"],
-                "destination_id": deal["destination_id"],
-                "rank": deal["rank"],
-                "seconds": round(busy, 3),
-                "wall_seconds": round(now - first, 3),
-                "outcome": f"failed:{failed}" if failed else "ok",
-                "started_at": round(first - self.started, 3),
-                "finished_at": round(now - self.started, 3),
-            }
-        )
+        busy = self.tally.expansion_ended(deal, meta, failed)
         return DealItem(
             origin=deal["origin"],
             destination=deal["destination"],
@@ -488,98 +413,17 @@ class DealsSpider(scrapy.Spider):
 
     # -- the end --------------------------------------------------------------------
     def closed(self, reason: str) -> None:
-        report = self.report(reason)
-        self.report_dir.mkdir(parents=True, exist_ok=True)
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = self.report_dir / f"deals-capacity-{stamp}.json"
-        path.write_text(json.dumps(report, indent=1, ensure_ascii=True))
         stats = self.crawler.stats
+        report = self.tally.report(reason, stats)
+        path = save(report, self.report_dir)
         stats.set_value("deals/capacity_report", str(path))
         if report["expansions"]["success_rate"] is not None:
             stats.set_value("deals/expansion_success_rate", report["expansions"]["success_rate"])
         # Logged too: under scrapyd stdout is not the job's log.
-        tell(capacity.format_report(report), self.settings)
+        tell(format_report(report), self.settings)
         tell(f"deals: capacity report saved to {path}", self.settings)
-
-    def report(self, reason: str) -> dict[str, Any]:
-        stats = self.crawler.stats
-        done = [e for e in self.expansions if e["outcome"] == "ok"]
-        failures = Counter(e["outcome"].split(":", 1)[1] for e in self.expansions if e not in done)
-        explore_failures = Counter(
-            reason for regions in self.failed_regions.values() for reason in regions.values()
-        )
-        # Browser time per unit over every unit, failed ones included: they cost it too.
-        plan = capacity.plan(
-            explore_seconds=capacity.summarize(self.explore_times).mean or 0.0,
-            expansion_seconds=capacity.summarize(e["seconds"] for e in self.expansions).mean or 0.0,
-            explore_pages_per_origin=len(self.regions),
-            expansions_per_origin=self.top,
-            origins=self.capacity_origins,
-            within_seconds=self.within,
-        )
-        finished = len(self.expansions)
-        return {
-            "finish_reason": reason,
-            "origins": self.origins,
-            "regions": [name for name, _ in self.regions],
-            "top": self.top,
-            # The old tool watched for these: how hard the site pushed back.
-            "responses_429": stats.get_value("downloader/response_status_count/429", 0),
-            "retry_after_honoured": stats.get_value("retry/retry_after_honoured", 0),
-            "explore": {
-                "planned": len(self.origins) * len(self.regions),
-                "done": self.explore_done,
-                "failed": dict(explore_failures),
-                "failed_regions": {o: dict(r) for o, r in self.failed_regions.items()},
-                "seconds": asdict(capacity.summarize(self.explore_times)),
-                "attempts": stats.get_value("deals/attempts/explore", 0),
-            },
-            "expansions": {
-                "planned": self.expansions_planned,
-                "done": len(done),
-                "failed": dict(failures),
-                "success_rate": round(len(done) / finished, 4) if finished else None,
-                "seconds": asdict(capacity.summarize(e["seconds"] for e in done)),
-                "wall_seconds": asdict(capacity.summarize(e["wall_seconds"] for e in done)),
-                "attempts": stats.get_value("deals/attempts/expansion", 0),
-                "each": self.expansions,
-            },
-            # Nothing finished, nothing measured: no plan rather than one of zeros.
-            "plan": plan.as_dict() if self.explore_times or self.expansions else None,
-        }
 
 
 def _currency_of(options: list[dict[str, Any]] | None) -> str:
     """The currency of a search's priced options, when its card did not say one."""
     return next((o["currency"] for o in options or () if o.get("currency")), "")
-
-
-def rank_key(deal: dict[str, Any]) -> tuple:
-    """Lowest price first; ties by destination name (case-folded, then as shown), then
-    dates, then the destination id, so equal inputs always give the same order."""
-    name = deal["destination"]
-    return (
-        deal["price"],
-        name.casefold(),
-        name,
-        deal["outbound_date"],
-        deal["return_date"],
-        deal["destination_id"],
-    )
-
-
-def best_deals(deals: list[dict[str, Any]], top: int) -> list[dict[str, Any]]:
-    """The `top` best deals, a destination seen in several regions counted once: its best
-    deal is kept and the regions it was seen in are united."""
-    best: dict[str, dict[str, Any]] = {}
-    for deal in deals:
-        key = deal["destination_id"]
-        kept = best.get(key)
-        if kept is None:
-            best[key] = dict(deal, regions=list(deal["regions"]))
-            continue
-        regions = sorted({*kept["regions"], *deal["regions"]})
-        if rank_key(deal) < rank_key(kept):
-            best[key] = dict(deal)
-        best[key]["regions"] = regions
-    return sorted(best.values(), key=rank_key)[:top]

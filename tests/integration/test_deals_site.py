@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from crawlers.tfs import encode, explore_query, flights_query
+from crawlers.deals.tfs import encode, explore_query, flights_query
 from sandbox.sites.deals import REGIONS
 
 pytestmark = pytest.mark.integration

@@ -221,10 +221,10 @@ def test_shipped_inputs_are_read_from_the_egg(scrapyd, sandbox_factory, tmp_path
             "sys.path.insert(0, sys.argv[1])\n"
             "import crawlers\n"
             "from crawlers.ledger.regions import read_categories\n"
-            "from crawlers.spiders.deals import DealsSpider\n"
+            "from crawlers.deals.places import choose_regions\n"
             "print(json.dumps({\n"
             "    'module': crawlers.__file__,\n"
-            "    'regions': DealsSpider._regions('all', None),\n"
+            "    'regions': choose_regions('all', None),\n"
             "    'categories': read_categories(None),\n"
             "}))\n",
             str(egg),

@@ -2,8 +2,9 @@
 
 import pytest
 
+from crawlers.deals.places import PHASES, choose_regions
 from crawlers.errors import ConfigError
-from crawlers.spiders.deals import PHASES, DealsSpider
+from crawlers.spiders.deals import DealsSpider
 
 REGIONS_FILE = None  # the regions.json shipped in the package
 
@@ -39,13 +40,13 @@ def test_bad_arguments_are_one_line_errors(kwargs, message):
 
 
 def test_regions_by_name_id_and_all():
-    regions = DealsSpider._regions("Europe,/m/02j9z,north_america,/m/0abc12", REGIONS_FILE)
+    regions = choose_regions("Europe,/m/02j9z,north_america,/m/0abc12", REGIONS_FILE)
     assert regions == [
         ("europe", "/m/02j9z"),
         ("north-america", "/m/059g4"),
         ("/m/0abc12", "/m/0abc12"),
     ]
-    every = DealsSpider._regions("all", REGIONS_FILE)
+    every = choose_regions("all", REGIONS_FILE)
     assert ("anywhere", "/m/02j71") in every and ("europe", "/m/02j9z") in every
     assert len(every) == len({rid for _, rid in every}) >= 9
 
@@ -53,11 +54,11 @@ def test_regions_by_name_id_and_all():
 def test_a_regions_file_of_ones_own_replaces_the_shipped_one(tmp_path):
     path = tmp_path / "regions.json"
     path.write_text('{"_comment": "mine", "mars": "/m/0abc12"}')
-    assert DealsSpider._regions("all", str(path)) == [("mars", "/m/0abc12")]
+    assert choose_regions("all", str(path)) == [("mars", "/m/0abc12")]
     with pytest.raises(ConfigError, match=r"unknown region 'europe' \(known: mars,"):
-        DealsSpider._regions("europe", path)
+        choose_regions("europe", path)
 
 
 def test_unknown_region_names_the_known_ones():
     with pytest.raises(ConfigError, match=r"unknown region 'atlantis' .*europe"):
-        DealsSpider._regions("europe,atlantis", REGIONS_FILE)
+        choose_regions("europe,atlantis", REGIONS_FILE)

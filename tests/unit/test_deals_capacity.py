@@ -2,7 +2,8 @@
 
 import pytest
 
-from crawlers import capacity
+from crawlers.deals import capacity
+from crawlers.deals.report import format_report
 
 
 @pytest.mark.parametrize(
@@ -75,10 +76,10 @@ def test_report_text_is_ascii_and_names_the_plan():
         },
         "plan": plan.as_dict(),
     }
-    text = capacity.format_report(report)
+    text = format_report(report)
     text.encode("ascii")
     assert "success rate 100.0%" in text
     assert "PHX: ranked without europe (http_503)" in text
     assert "within 10.0m: concurrency 4" in text  # 100 origins x 21 s / 600 s = 3.5
     report["plan"] = None
-    assert capacity.format_report(report).endswith("capacity plan: nothing was measured")
+    assert format_report(report).endswith("capacity plan: nothing was measured")

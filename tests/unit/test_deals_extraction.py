@@ -194,7 +194,7 @@ GOOGLE_LIKE_CARD = """
 
 
 def test_card_with_thousands_unpadded_base64_and_non_ascii_name():
-    from crawlers.tfs import encode, flights_query
+    from crawlers.deals.tfs import encode, flights_query
 
     tfs = encode(flights_query("SEA", "ZRH", "2027-02-14", "2027-02-21"))
     page = ex.parse_explore(GOOGLE_LIKE_CARD.format(tfs=tfs))

@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawlers.spiders.deals import best_deals
+from crawlers.deals.ranking import best_deals
 
 
 def deal(dest_id, name, price, out="2027-01-10", back="2027-01-17", region="anywhere"):

@@ -11,7 +11,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
-from crawlers.deals_state import RedisState
+from crawlers.deals.state import RedisState
 from crawlers.items import DealItem
 from crawlers.outcomes import PageRejected
 from crawlers.spiders.deals import DealsSpider
@@ -72,7 +72,7 @@ def test_origin_is_ranked_once_every_region_is_in(spider, saved_page):
     assert stats.get_value("progress/total") == 3 + 3
     assert stats.get_value("progress/done") == 2
     assert stats.get_value("progress/failed/explore_http_503") == 1
-    assert spider.failed_regions == {"PHX": {"caribbean": "http_503"}}
+    assert spider.tally.failed_regions == {"PHX": {"caribbean": "http_503"}}
 
     item = next(
         iter(spider.parse_flights(respond(expansions[0], saved_page("deals/flights_inline.html"))))
@@ -83,7 +83,7 @@ def test_origin_is_ranked_once_every_region_is_in(spider, saved_page):
     assert failed.expansion_status == "failed:http_502" and failed.options == []
     assert stats.get_value("progress/failed/expansion_http_502") == 1
 
-    report = spider.report("finished")
+    report = spider.tally.report("finished", spider.crawler.stats)
     assert report["expansions"]["planned"] == 3
     assert report["expansions"]["done"] == 1
     assert report["expansions"]["failed"] == {"http_502": 1}
@@ -100,7 +100,7 @@ def test_unrendered_page_is_rejected_then_reported(spider):
     failure.request = request
     assert list(spider.explore_failed(failure)) == []
     assert spider.crawler.stats.get_value("progress/failed/explore_not_rendered") == 1
-    assert spider.failed_regions["PHX"] == {"europe": "not_rendered"}
+    assert spider.tally.failed_regions["PHX"] == {"europe": "not_rendered"}
 
 
 def test_429_after_every_retry_is_queued_again_a_few_rounds(spider):
@@ -116,7 +116,7 @@ def test_429_after_every_retry_is_queued_again_a_few_rounds(spider):
         rounds.append((request.meta["deals_429_rounds"], request.meta["retry_times"]))
     assert rounds == [(1, 0), (2, 0)]
     assert spider.crawler.stats.get_value("deals/requeued_after_429") == 2
-    assert spider.failed_regions["PHX"] == {"europe": "http_429"}
+    assert spider.tally.failed_regions["PHX"] == {"europe": "http_429"}
     # Other failures are not queued again.
     other = start_requests(spider)[spider.regions[1][1]]
     assert list(spider.explore_failed(http_failure(other, 503))) == []
@@ -146,7 +146,9 @@ def test_a_redelivered_explore_page_counts_once_and_plans_the_same_expansions(sp
     assert stats.get_value("progress/total") == total
     assert stats.get_value("progress/failed") == 1
     assert stats.get_value("deals/explore_recorded_before") == 2
-    assert spider.report("finished")["expansions"]["planned"] == len(first)
+    assert spider.tally.report("finished", spider.crawler.stats)["expansions"]["planned"] == len(
+        first
+    )
 
 
 def test_a_page_is_queued_again_while_redis_is_away(spider, saved_page):

@@ -8,7 +8,7 @@ import threading
 import pytest
 import redis
 
-from crawlers.deals_state import ArgsMismatch, MemoryState, Recorded, RedisState
+from crawlers.deals.state import ArgsMismatch, MemoryState, Recorded, RedisState
 
 
 def deal(dest: str, price: float) -> dict:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawlers import tfs
+from crawlers.deals import tfs
 from sandbox.sites import deals as site
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from playwright.async_api import async_playwright
 
 from crawlers.browser import launch_options
-from crawlers.tfs import encode, explore_query
+from crawlers.deals.tfs import encode, explore_query
 from sandbox import Sandbox
 from sandbox.sites.deals import REGIONS
 
