@@ -2,7 +2,7 @@
 
 python -m bench vehicles [--vehicles 400] [--latency-ms 250] [--jitter-ms 40]
                          [--concurrency 7] [--modes http,browser] [--session-requests 500]
-                         [--interval 0.25] [-s NAME=VALUE ...]
+                         [--interval 0.25] [--project DIR] [-s NAME=VALUE ...]
 
 One `scrapy crawl vehicles -s CONCURRENT_REQUESTS=C` per mode, with the project's defaults
 otherwise (AutoThrottle on), measured over its whole process tree, Chromium included
@@ -56,6 +56,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="an extra Scrapy setting for the crawl (repeatable)",
     )
     p.add_argument("--out", default=str(PROJECT_ROOT / "data" / "bench" / "vehicles"))
+    p.add_argument(
+        "--project",
+        default=str(PROJECT_ROOT),
+        help="the checkout whose spider runs (another one: a before/after comparison)",
+    )
     args = p.parse_args(argv)
     if args.latency_ms <= 0:
         # The ideal it reports against is latency-bound: without latency there is none.
@@ -161,7 +166,7 @@ def run_one(args: argparse.Namespace, url: str, workdir: Path, mode: str) -> dic
     started = time.time()
     m = measure(
         cmd,
-        cwd=PROJECT_ROOT,
+        cwd=args.project,
         env=env,
         log_path=run_dir / "crawl.log",
         timeout=3600,
