@@ -53,7 +53,7 @@ class Cron:
     any_weekday: bool
 
     @classmethod
-    def parse(cls, text: str) -> Cron:
+    def parse(cls, text: object) -> Cron:  # anything a user sent; checked here
         if not isinstance(text, str):
             raise CronError("cron: a string like '0 3 * * *' (daily at 03:00 UTC)")
         expanded = ALIASES.get(text.strip(), text)
@@ -62,9 +62,13 @@ class Cron:
             raise CronError(
                 f"cron {text!r}: five fields, minute hour day month weekday ('0 3 * * *')"
             )
-        sets = [_field(p, *spec) for p, spec in zip(parts, FIELDS, strict=True)]
-        weekdays = frozenset(d % 7 for d in sets[4])
-        return cls(text.strip(), *sets[:4], weekdays, parts[2] == "*", parts[4] == "*")
+        minutes, hours, days, months, weekdays = (
+            _field(p, *spec) for p, spec in zip(parts, FIELDS, strict=True)
+        )
+        weekdays = frozenset(d % 7 for d in weekdays)
+        return cls(
+            text.strip(), minutes, hours, days, months, weekdays, parts[2] == "*", parts[4] == "*"
+        )
 
     def matches(self, moment: float) -> bool:
         t = time.gmtime(moment)
