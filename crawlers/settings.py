@@ -140,9 +140,6 @@ DOWNLOAD_HANDLERS = {
 # After a browser is let go (the vehicles spider's, once logged in), Playwright's driver
 # stays for the next launch (about 120 MB, and 0.7 s less a launch); true: it goes too.
 BROWSER_RELEASE_DRIVER = False
-# After a browser is let go (the vehicles spider's, once logged in), Playwright's driver
-# stays for the next launch (about 120 MB, and 0.7 s less a launch); true: it goes too.
-BROWSER_RELEASE_DRIVER = False
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
 PLAYWRIGHT_LAUNCH_OPTIONS = launch_options(headless=HEADLESS)
 PLAYWRIGHT_MAX_CONTEXTS = 8
