@@ -87,12 +87,14 @@ class BatchFeedExporter(FeedExporter):
             return
         for slot in self.slots:
             slot.start_exporting()
-            export_items = getattr(slot.exporter, "export_items", None)
+            exporter = slot.exporter
+            assert exporter is not None  # start_exporting made it (Scrapy asserts it too)
+            export_items = getattr(exporter, "export_items", None)
             if export_items is not None:
                 export_items(records)
             else:
                 for record in records:
-                    slot.exporter.export_item(record)
+                    exporter.export_item(record)
             slot.itemcount += len(records)
 
     def _plain(self, slot) -> bool:

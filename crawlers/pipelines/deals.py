@@ -9,6 +9,7 @@ have none, and the row's `currency` is theirs.
 
 from __future__ import annotations
 
+import psycopg
 from itemadapter import ItemAdapter
 from psycopg.types.json import Jsonb
 from scrapy.exceptions import NotConfigured
@@ -64,7 +65,7 @@ ON CONFLICT (origin, destination_id, outbound_date, return_date) DO UPDATE SET
 class DealsPostgresPipeline:
     def __init__(self, url: str):
         self.url = url
-        self.conn = None
+        self.conn: psycopg.Connection | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -84,6 +85,7 @@ class DealsPostgresPipeline:
 
     def process_item(self, item, spider=None):
         if isinstance(item, DealItem):
+            assert self.conn is not None  # open_spider connected
             row = ItemAdapter(item).asdict()
             row["options"] = Jsonb(row["options"])
             self.conn.execute(UPSERT, row)

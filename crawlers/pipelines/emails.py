@@ -121,7 +121,8 @@ class EmailStorePipeline:
         if self.rows:  # left after a failure
             self._save_unsaved(self.rows)
             self.rows = []
-        self.executor.shutdown(wait=True)
+        if self.executor is not None:  # open_spider made it
+            self.executor.shutdown(wait=True)
         self.conn.close()
 
     # -- batches ------------------------------------------------------------------------
@@ -142,6 +143,7 @@ class EmailStorePipeline:
         # Cut after the previous batch was harvested and with this one's rows in hand:
         # every page finished by now has all its rows here or in a committed batch.
         mark = self.hold.cut() if self.hold is not None else []
+        assert self.executor is not None  # rows come only with a database (open_spider)
         self.pending = (self.executor.submit(self._write, rows), rows, mark)
 
     def _release_idle(self) -> None:
@@ -176,7 +178,9 @@ class EmailStorePipeline:
     def _write(self, rows: list[Row]) -> int:
         """In the writer thread: one batch, one transaction. Returns rows new to the table."""
         started = time.perf_counter()
-        with self.conn.transaction(), self.conn.cursor() as cur:
+        conn = self.conn
+        assert conn is not None  # batches are written only with a database
+        with conn.transaction(), conn.cursor() as cur:
             with cur.copy(
                 f"COPY {self.table}_stage (email, site, page, first_seen) FROM STDIN"
             ) as copy:
