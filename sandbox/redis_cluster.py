@@ -19,6 +19,8 @@ from sandbox.services import ServiceError, _end_watch, free_port, stop_if_orphan
 class RedisClusterServer:
     def __init__(self, masters: int = 3):
         self.ports = [free_port() for _ in range(masters)]
+        # The cluster bus: by default port + 10000, which may be taken or past 65535.
+        self.bus_ports = [free_port() for _ in range(masters)]
         self.dir = Path(tempfile.mkdtemp(prefix="redis-cluster-"))
         self.procs: list[subprocess.Popen] = []
         self._watches: list[subprocess.Popen] = []
@@ -33,7 +35,7 @@ class RedisClusterServer:
         binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
         if not binary or not cli:
             raise ServiceError("redis-server or redis-cli not found (apt-get install redis)")
-        for port in self.ports:
+        for port, bus in zip(self.ports, self.bus_ports, strict=True):
             proc = subprocess.Popen(
                 [
                     binary,
@@ -47,6 +49,8 @@ class RedisClusterServer:
                     "yes",
                     "--cluster-config-file",
                     f"nodes-{port}.conf",
+                    "--cluster-port",
+                    str(bus),
                     "--save",
                     "",
                     "--appendonly",

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import redis
 
 from crawlers.env import PROJECT_ROOT
 from sandbox.crawl import crawl_command
 from sandbox.services import RedisServer, free_port
+from tests.redis_clients import redis_client
 
 pytestmark = pytest.mark.integration
 
@@ -114,7 +114,7 @@ def wait_until(condition, nodes: list[Node], timeout: float = 120) -> None:
 
 
 def joined(redis_url: str, job: str) -> set[str]:
-    client = redis.Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     return {n.decode() for n in client.zrange(f"cluster:{{{job}}}:nodes", 0, -1)}
 
 
@@ -143,6 +143,7 @@ def fetches(sb, truth: dict) -> tuple[dict[int, int], dict[str, int]]:
     return pages, items
 
 
+@pytest.mark.redis_cluster
 def test_three_nodes_do_every_unit_exactly_once(catalog, redis_url, database_url, tmp_path):
     sb = catalog(60)
     truth = sb.truth("catalog")
@@ -168,12 +169,13 @@ def test_three_nodes_do_every_unit_exactly_once(catalog, redis_url, database_url
         assert "Traceback" not in n.log
         assert "Deprecat" not in n.log
 
-    client = redis.Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     assert client.hexists("cluster:{three}:meta", "done")
     assert client.zcard("cluster:{three}:queue") == 0
     assert client.zcard("cluster:{three}:leases") == 0
 
 
+@pytest.mark.redis_cluster
 def test_a_node_killed_mid_crawl_loses_nothing(catalog, redis_url, database_url, tmp_path):
     """Even with rows in the dead node's memory: its pipeline writes every 2 s, and the
     requests behind them are acked 4 s after they were handled (CLUSTER_ACK_DELAY)."""
@@ -203,7 +205,7 @@ def test_a_node_killed_mid_crawl_loses_nothing(catalog, redis_url, database_url,
     rows = assert_all_stored_once(database_url, truth)
     # What the victim held when it died ran again elsewhere, and only that: every extra
     # write is a request that came back; the upsert kept one row each.
-    client = redis.Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     requeued = int(client.hget("cluster:{kill}:meta", "requeued") or 0)
     assert requeued >= 1
     assert sum(r["writes"] for r in rows.values()) - len(rows) <= requeued

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-import redis
 from scrapy.utils.test import get_crawler
 
 from crawlers.cluster.reported import ReportedInRun, reported_in_run
+from tests.redis_clients import redis_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 
 def test_the_first_request_to_report_a_unit_owns_it(redis_url):
@@ -23,7 +23,7 @@ def test_the_first_request_to_report_a_unit_owns_it(redis_url):
     node_b.written("AB12")
     assert not node_a.claim("AB12", "vehicle:AB12")
     assert node_b.claim("CD34", "inventory:2:1")
-    assert redis.Redis.from_url(redis_url).ttl(node_a.key) > 0
+    assert redis_client(redis_url).ttl(node_a.key) > 0
 
 
 def test_an_unreachable_redis_reports_rather_than_loses():

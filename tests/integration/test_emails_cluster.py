@@ -10,16 +10,16 @@ import time
 
 import psycopg
 import pytest
-import redis
 from scrapy import Request
 from scrapy.utils.test import get_crawler
 
 from crawlers.cluster.queue import LeasedQueue
-from crawlers.pipelines.email_dedupe import RedisAddresses, Standing
+from crawlers.emails.addresses import RedisAddresses, Standing
 from crawlers.spiders.emails import EmailsSpider
 from tests.integration.test_emails import FAST, finish, node, start
+from tests.redis_clients import redis_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 
 def book(redis_url: str, target: int = 0) -> RedisAddresses:
@@ -70,7 +70,7 @@ def test_two_nodes_writing_in_batches_ack_everything_and_finish(
     """Held acks go out once their batch is committed: otherwise the pages would stay leased
     and the nodes would never see the job finished."""
     _, site, env = start(sandbox_factory, size=6, faults=False, latency_ms=20)
-    client = redis.Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     client.rpush("emails:start_urls", *site.seeds())
     env = {**env, "REDIS_URL": redis_url, "DATABASE_URL": database_url}
     settings = {**FAST, "CLUSTER_IDLE_GRACE": 2, "EMAILS_DB_FLUSH_SECONDS": 1, "FEEDS": {}}
@@ -117,7 +117,7 @@ class QueueView:
 
 
 def node_book(redis_url: str, node: str, target: int, lease_seconds: float = 60):
-    client = redis.Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     # A job of its own: nothing else (a crawl left running by a failed test) takes from it.
     queue = LeasedQueue(client, "claims", node, lease_seconds)
     queue.open()
@@ -173,7 +173,7 @@ def test_the_claims_of_a_node_that_died_are_given_back_and_its_page_reclaims_the
 def test_without_a_target_claims_are_not_recorded(redis_url):
     shared, node_1 = node_book(redis_url, "n1", target=0)
     assert shared.claim(["a@x.com"], node_1.take("p1")) == ["a@x.com"]
-    assert redis.Redis.from_url(redis_url).hlen("emails:{claims}:claims:test") == 0
+    assert redis_client(redis_url).hlen("emails:{claims}:claims:test") == 0
 
 
 def test_a_dead_nodes_page_taken_again_is_pending_until_its_new_node_claims(redis_url):
