@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import overload
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dotenv import load_dotenv
@@ -46,8 +47,12 @@ def env_bool(name: str, default: bool) -> bool:
 SECRET_PARAMS = frozenset({"password", "passwd", "pwd", "sslpassword"})
 
 
-def redact_url(url: str) -> str:
-    """The URL with its password replaced, for logs and error messages."""
+@overload
+def redact_url(url: str) -> str: ...
+@overload
+def redact_url(url: None) -> None: ...
+def redact_url(url: str | None) -> str | None:
+    """The URL with its password replaced, for logs and error messages (None as it is)."""
     if not url:
         return url
     parts = urlsplit(url)

@@ -18,6 +18,8 @@ script and multi-key command of a job lands on one slot. A cluster has only data
 
 from __future__ import annotations
 
+from typing import cast
+
 import redis
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
@@ -158,7 +160,9 @@ class LazyCluster:
         return Encoder("utf-8", "strict", False)
 
     def register_script(self, source):
-        return Script(self, source)
+        # Script only hashes the source with get_encoder() now, and runs it on the client
+        # later: this stands in for the RedisCluster it makes.
+        return Script(cast(RedisCluster, self), source)
 
     def close(self) -> None:
         if self._client is not None:

@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.asyncio import create_looping_call
+from scrapy.utils.asyncio import AsyncioLoopingCall, create_looping_call
+from twisted.internet.task import LoopingCall
 
 from crawlers.errors import ConfigError
 from crawlers.internals import concurrency, playwright
@@ -131,8 +132,8 @@ class AutoConcurrency:
         self.max_memory = limits["memory"]
         self.max_delay = limits["event_loop"]
         self.cores = os.cpu_count() or 1
-        self.snapshot_task = None
-        self.decide_task = None
+        self.snapshot_task: AsyncioLoopingCall | LoopingCall | None = None
+        self.decide_task: AsyncioLoopingCall | LoopingCall | None = None
         self.last_wall = self.last_cpu = 0.0
         self.last_429 = 0
 

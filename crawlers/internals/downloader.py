@@ -52,10 +52,12 @@ class PacedDownloader(scrapy_downloader.Downloader):
                 break
 
     def _process_paced(self, slot) -> None:
+        paces = self.paces
+        assert paces is not None  # called only with paces
         while slot.queue:
             # _enqueue_request names the slot in each request's meta before queueing it.
             site = slot.queue[0][0].meta.get(self.DOWNLOAD_SLOT, "")
-            wait = self.paces.admit(site, slot)
+            wait = paces.admit(site, slot)
             if wait is None:
                 return
             if wait > 0:

@@ -22,7 +22,9 @@ import time
 from collections import deque
 
 from scrapy import signals
-from scrapy.utils.asyncio import create_looping_call
+from scrapy.core.downloader import Downloader, Slot
+from scrapy.utils.asyncio import AsyncioLoopingCall, create_looping_call
+from twisted.internet.task import LoopingCall
 
 from crawlers.cluster import connection
 from crawlers.cluster.connection import UNAVAILABLE, describe
@@ -138,10 +140,10 @@ class Paces:
         self.node = node
         self.url = url
         self.sites: dict[str, SitePace] = {}
-        self.slots: dict[str, object] = {}  # site -> its downloader slot
+        self.slots: dict[str, Slot] = {}  # site -> its downloader slot
         self.down_since: float | None = None
-        self.ticker = None
-        self.downloader = None
+        self.ticker: AsyncioLoopingCall | LoopingCall | None = None
+        self.downloader: Downloader | None = None
         crawler.signals.connect(self.response_downloaded, signals.response_downloaded, weak=False)
         crawler.signals.connect(self.spider_opened, signals.spider_opened, weak=False)
         crawler.signals.connect(self.spider_closed, signals.spider_closed, weak=False)
@@ -155,6 +157,7 @@ class Paces:
             return None
         interval = number_setting(settings, "CLUSTER_SITE_SYNC_INTERVAL", 0.5, allow_zero=False)
         node = node_id(settings)
+        table: RedisTable | LocalTable
         if connection.configured(settings):
             url = connection.url_of(settings)
             table = RedisTable(connection.client(settings, url), job_id(crawler), limits)
