@@ -357,8 +357,10 @@ class Control:
         await self._blocking(self.jobs.delete, job)
         return {"job": job, "discarded": True, "keys_removed": removed}
 
-    async def view(self, record: dict) -> dict:
-        """The record with each node's scrapyd state (pending, running, finished, unknown)."""
+    async def view(self, record: dict, listed: dict | None = None) -> dict:
+        """The record with each node's scrapyd state (pending, running, finished, unknown);
+        `listed` shares each node's listjobs.json among the views of one page refresh."""
+        listed = {} if listed is None else listed
 
         async def one(name: str, entry: dict) -> dict:
             out = {"name": name, "jobid": entry.get("jobid"), "node_id": entry.get("node_id")}
@@ -367,7 +369,9 @@ class Control:
             if node is None or not entry.get("jobid"):
                 return {**out, "state": "not started" if entry.get("error") else "unknown"}
             try:
-                jobs = await self.scrapyd.jobs(node)
+                if name not in listed:
+                    listed[name] = asyncio.ensure_future(self.scrapyd.jobs(node))
+                jobs = await asyncio.shield(listed[name])
             except NodeError as exc:
                 return {**out, "state": "unknown", "error": str(exc)}
             found = jobs.get(entry["jobid"])
@@ -392,7 +396,8 @@ class Control:
 
     async def views(self) -> list[dict]:
         records = await self._blocking(self.jobs.all)
-        return list(await asyncio.gather(*(self.view(r) for r in records)))
+        listed: dict = {}
+        return list(await asyncio.gather(*(self.view(r, listed) for r in records)))
 
     async def job_view(self, job: str) -> dict:
         return await self.view(await self._record(job))

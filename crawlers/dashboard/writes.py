@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -53,8 +54,9 @@ def write_guard(token: str):
         given = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
         if not hmac.compare_digest(given.encode(), expected):
             return _error(401, "a write needs the token in an Authorization: Bearer header")
+        # The host only: behind a TLS proxy the page's https origin reaches us as http.
         origin = request.headers.get("Origin")
-        if origin and origin != f"{request.scheme}://{request.host}":
+        if origin and urlsplit(origin).netloc != request.host:
             return _error(403, "a write from another site is refused")
         if request.content_type != "application/json":
             return _error(415, "a write takes a JSON body (Content-Type: application/json)")

@@ -3,8 +3,11 @@ settings it refuses to send through schedule.json."""
 
 from __future__ import annotations
 
+import pytest
+
 from crawlers.dashboard.control import log_error, secret_problem
 from crawlers.dashboard.scrapyd import parse_nodes
+from crawlers.errors import ConfigError
 
 CLOSED = "2026-12-07 01:46:53 [scrapy.core.engine] INFO: Spider closed ({})\n"
 PAGE_ERROR = "2026-12-07 01:46:40 [crawlers.spiders.emails] ERROR: site x.test failed: blocked\n"
@@ -45,3 +48,13 @@ def test_node_urls_keep_their_credentials_out_of_sight():
     assert one.headers == {"Authorization": "Basic YWRtaW46cHdAeA=="}  # admin:pw@x
     assert (two.name, two.url, two.headers) == ("10.0.0.6-6800", "http://10.0.0.6:6800", {})
     assert "pw" not in repr(one) + repr(one.public()) and "YWRt" not in repr(one)
+
+
+def test_bad_node_lists_are_one_line_without_credentials():
+    for value, message in (
+        ("ftp://admin:pw@x", "DASHBOARD_SCRAPYD_NODES: node 1 is not an http(s) URL of scrapyd"),
+        ("a=http://x:1 a=http://y:2", "DASHBOARD_SCRAPYD_NODES: two nodes are named 'a'"),
+    ):
+        with pytest.raises(ConfigError) as error:
+            parse_nodes(value)
+        assert str(error.value) == message
