@@ -327,6 +327,8 @@ def test_a_new_local_run_replaces_the_last_one_and_joins_the_history(
     lines = get(dash.url + "metrics")[2].splitlines()
     assert 'crawl_units{job="progress_probe",outcome="done"} 4' in lines
     assert not [line for line in lines if "run=" in line]
+    started = f'crawl_run_started_seconds{{job="progress_probe"}} {round(runs[0]["started"], 3)}'
+    assert started in lines
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(**launch_options())

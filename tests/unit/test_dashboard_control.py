@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from crawlers.dashboard.control import log_error, secret_problem
+from crawlers.dashboard.control import FileJobs, log_error, secret_problem
+from crawlers.dashboard.schedules import FileSchedules
 from crawlers.dashboard.scrapyd import parse_nodes
 from crawlers.errors import ConfigError
 
@@ -58,3 +59,19 @@ def test_bad_node_lists_are_one_line_without_credentials():
         with pytest.raises(ConfigError) as error:
             parse_nodes(value)
         assert str(error.value) == message
+
+
+def test_without_redis_jobs_and_schedules_are_kept_in_files(tmp_path):
+    jobs = FileJobs(tmp_path / "dashboard" / "jobs.json")
+    record = {"job": "j", "created": 1.0, "nodes": {}}
+    assert jobs.add(record) and not jobs.add(record)
+    jobs.put({**record, "stops": [2.0]})
+    assert FileJobs(tmp_path / "dashboard" / "jobs.json").get("j")["stops"] == [2.0]
+    jobs.delete("j")
+    assert jobs.all() == [] and jobs.forget_job_state("j") == 0
+
+    schedules = FileSchedules(tmp_path / "dashboard" / "schedules.json")
+    assert schedules.add({"name": "s", "cron": "0 3 * * *"})
+    assert schedules.claim("s", 600.0) and not schedules.claim("s", 600.0)
+    assert not schedules.claim("s", 540.0) and schedules.claim("s", 660.0)
+    assert [s["name"] for s in schedules.all()] == ["s"]
