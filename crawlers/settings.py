@@ -137,9 +137,10 @@ DOWNLOAD_HANDLERS = {
     "http": "crawlers.internals.browser_handler.BrowserHandler",
     "https": "crawlers.internals.browser_handler.BrowserHandler",
 }
-# After a browser is let go (the vehicles spider's, once logged in), Playwright's driver
-# stays for the next launch (about 120 MB, and 0.7 s less a launch); true: it goes too.
-BROWSER_RELEASE_DRIVER = False
+# When a browser is let go (the vehicles spider's, once logged in), Playwright's driver goes
+# too (about 120 MB); false keeps it for the next launch (0.5-0.7 s less on a quiet
+# machine; no difference measured on a busy one, BENCHMARKS.md "vehicles").
+BROWSER_RELEASE_DRIVER = True
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
 PLAYWRIGHT_LAUNCH_OPTIONS = launch_options(headless=HEADLESS)
 PLAYWRIGHT_MAX_CONTEXTS = 8
