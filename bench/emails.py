@@ -52,7 +52,7 @@ AREAS = [  # (name, substrings of a profiled function's file) — first match wi
     # The sandbox is reached through http_proxy: Scrapy checks no_proxy per request.
     ("proxy environment lookups", ("urllib/request.py", "<frozen os>")),
     ("link extraction and policy", ("crawlers/extraction/email_links.py", "urllib/parse.py")),
-    ("spider and dedupe", ("crawlers/spiders/emails.py", "crawlers/pipelines/email_dedupe")),
+    ("spider and dedupe", ("crawlers/spiders/emails.py", "crawlers/emails/addresses")),
     ("storage pipeline (PostgreSQL)", ("crawlers/pipelines/emails.py", "psycopg")),
     (
         "item pipeline, signals, stats",

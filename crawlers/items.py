@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from scrapy.exceptions import DropItem
+
 
 @dataclass
 class VehicleItem:
@@ -62,6 +64,16 @@ class BusinessItem:
     search_terms: str = ""  # the source target: its search and where
     search_location: str = ""
     target_id: int | None = None
+
+
+# Why a BusinessItem was dropped (crawlers/pipelines/businesses.py): the spider counts
+# each per target.
+class RejectedListing(DropItem):
+    """The filter rules turned the listing down."""
+
+
+class DuplicateListing(DropItem):
+    """A listing already kept in this crawl (same ypid)."""
 
 
 @dataclass

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import psycopg
 from itemadapter import ItemAdapter
-from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.exceptions import NotConfigured
 from scrapy.extensions.feedexport import FileFeedStorage
 
 from crawlers.batches import keep_records
 from crawlers.db import connect, create_schema
 from crawlers.errors import ConfigError
 from crawlers.inputs import input_label, read_input
-from crawlers.items import BusinessItem, ItemBatch
+from crawlers.items import BusinessItem, DuplicateListing, ItemBatch, RejectedListing
 
 
 class UnbufferedFileFeedStorage(FileFeedStorage):
@@ -40,14 +40,6 @@ class UnbufferedFileFeedStorage(FileFeedStorage):
 
 class StoreError(RuntimeError):
     """Businesses that could not be written: their target fails (store_error)."""
-
-
-class RejectedListing(DropItem):
-    """The filter rules turned the listing down."""
-
-
-class DuplicateListing(DropItem):
-    """A listing already kept in this crawl (same ypid)."""
 
 
 @dataclass(frozen=True)

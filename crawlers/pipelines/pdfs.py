@@ -1,93 +1,32 @@
 """Checked PDFs saved atomically as `<ref>.pdf` under FILES_STORE.
 
-A PDF is kept only if it is one (magic bytes), complete (its Content-Length, and a PDF
-trailer), readable, and its text names the vehicle (ref, and VIN when known): so a body cut
-short, an HTML error page served as a PDF, or another vehicle's report never lands under a
-vehicle's name. The spider asks `pdf_problem` to decide whether to fetch again; the
-pipeline asks again before writing, because it is the only writer and trusts no one.
+Each PdfDownload the vehicles spider yields is checked again (crawlers/vehicles/pdfs.py)
+before it is written: this pipeline is the only writer and trusts no one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import io
 import logging
 import os
 import re
 import socket
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-
-from pypdf import PdfReader
-from pypdf.errors import PyPdfError
 
 from crawlers import outcomes
 from crawlers.errors import ConfigError
-from crawlers.extraction.vehicles import is_safe_ref
-from crawlers.items import VehicleItem
+from crawlers.vehicles.pdfs import (
+    PdfDownload,
+    SavedPdf,
+    UnsafeRef,
+    describe,
+    pdf_path,
+    pdf_problem,
+)
 
 logger = logging.getLogger(__name__)
-
-PDF_MAGIC = b"%PDF-"
-# The trailer is in the last 1024 bytes of a complete file (PDF 1.7, 7.5.5).
-TAIL = 1024
-
-
-class UnsafeRef(ValueError):
-    pass
-
-
-def pdf_path(store: Path, ref: str) -> Path:
-    """Where `<ref>.pdf` goes; UnsafeRef for anything that could leave `store`."""
-    if not is_safe_ref(ref):
-        raise UnsafeRef(f"unsafe ref {ref[:40]!r}")
-    path = store / f"{ref}.pdf"
-    if path.resolve().parent != store.resolve():
-        raise UnsafeRef(f"unsafe ref {ref!r}")
-    return path
-
-
-def _names(text: str, token: str) -> bool:
-    """`token` appears in `text` as a whole word: "AB12" is not named by "AB123"."""
-    pattern = rf"(?<![A-Za-z0-9_-]){re.escape(token)}(?![A-Za-z0-9_-])"
-    return re.search(pattern, text) is not None
-
-
-def pdf_problem(
-    body: bytes, ref: str, vin: str = "", expected_length: int | None = None
-) -> str | None:
-    """Why `body` is not this vehicle's complete report (a short reason), or None if it is."""
-    if expected_length is not None and len(body) != expected_length:
-        return "pdf_incomplete"
-    if not body.startswith(PDF_MAGIC):
-        return "not_a_pdf"
-    if b"%%EOF" not in body[-TAIL:]:
-        return "pdf_incomplete"
-    try:
-        reader = PdfReader(io.BytesIO(body))
-        text = "\n".join(page.extract_text() or "" for page in reader.pages)
-    except (PyPdfError, ValueError, KeyError, TypeError, IndexError):
-        return "pdf_unreadable"
-    if not _names(text, ref):
-        return "pdf_wrong_vehicle"
-    if vin and not _names(text, vin):
-        return "pdf_wrong_vehicle"
-    return None
-
-
-@dataclass
-class SavedPdf:
-    path: Path
-    size: int
-    sha256: str
-
-
-def describe(path: Path, body: bytes) -> SavedPdf:
-    return SavedPdf(path, len(body), hashlib.sha256(body).hexdigest())
-
 
 # A temporary file's name says which process writes it (`.<ref>.pdf.<host>-<pid>.<random>.part`),
 # so a node can tell a file abandoned by a killed writer on its own host from one another
@@ -145,27 +84,6 @@ def sweep_parts(store: Path, now: float | None = None) -> int:
     return removed
 
 
-def saved_pdf(store: Path, ref: str, vin: str = "") -> SavedPdf | None:
-    """The PDF an earlier run saved for this vehicle, if it is there and still valid."""
-    try:
-        path = pdf_path(store, ref)
-        body = path.read_bytes()
-    except (UnsafeRef, OSError):
-        return None
-    if pdf_problem(body, ref, vin) is not None:
-        return None
-    return describe(path, body)
-
-
-@dataclass
-class PdfDownload:
-    """A vehicle with its report's bytes, on the way to PdfPipeline (never exported)."""
-
-    item: VehicleItem
-    body: bytes
-    expected_length: int | None = None
-
-
 class PdfPipeline:
     """Turns each PdfDownload into its VehicleItem: saved and `downloaded`, or `failed`."""
 
@@ -201,6 +119,7 @@ class PdfPipeline:
             vehicle.status, vehicle.reason = "failed", problem
             outcomes.failed(self.crawler.stats, problem)
             return vehicle
+        assert saved is not None  # _save gives the saved file or a problem
         vehicle.status, vehicle.reason = "downloaded", ""
         vehicle.pdf_path, vehicle.pdf_size, vehicle.pdf_sha256 = (
             str(saved.path),

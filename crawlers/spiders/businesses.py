@@ -34,12 +34,11 @@ from crawlers.extraction.businesses import (
     parse_results,
     search_url,
 )
-from crawlers.items import BusinessItem, ItemBatch
+from crawlers.items import BusinessItem, ItemBatch, RejectedListing
 from crawlers.jobs import node_id
 from crawlers.ledger import Ledger, Target, open_ledger
 from crawlers.ledger.files import FileTargets
 from crawlers.ledger.regions import parse_states
-from crawlers.pipelines.businesses import RejectedListing
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@
 Each start URL is a site: links are followed on its host (and the hosts of its registered
 domain) only, contact-like pages first, up to EMAILS_MAX_DEPTH links deep and
 EMAILS_MAX_PAGES_PER_SITE pages; link traps are never followed (crawlers/extraction/
-email_links.py). One item per distinct address (crawlers/pipelines/email_dedupe.py decides
+email_links.py). One item per distinct address (crawlers/emails/addresses.py decides
 which are new, once per page); `-a target=N` ends the crawl cleanly after exactly N.
 """
 
@@ -37,12 +37,12 @@ from twisted.internet.task import LoopingCall
 from crawlers import outcomes
 from crawlers.batches import batching, item_workers
 from crawlers.cluster import connection, keys
+from crawlers.emails.addresses import RedisAddresses, address_book
 from crawlers.errors import ConfigError
 from crawlers.extraction.email_links import CONTACT, TRAP, classify, page_links
 from crawlers.extraction.emails import extract_emails, registered_domain
 from crawlers.items import EmailItem, ItemBatch
 from crawlers.jobs import job_id
-from crawlers.pipelines.email_dedupe import RedisAddresses, address_book
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ class EmailsSpider(scrapy.Spider):
         self.closing = False
         # A cluster node with a target: the claims of pages not yet committed are sorted
         # every few seconds (those of a node that died are given back), and at the target
-        # the node waits, paused, for other nodes' pending pages (email_dedupe.py).
+        # the node waits, paused, for other nodes' pending pages (crawlers/emails/addresses.py).
         self.shared_target = bool(self.target and self.redis is not None)
         self.settle_timer: AsyncioLoopingCall | LoopingCall | None = None
         self.waiting = False

@@ -30,8 +30,7 @@ from crawlers.cluster.reported import ReportedInRun, reported_in_run
 from crawlers.errors import ConfigError
 from crawlers.extraction.vehicles import inventory_page, is_safe_ref, vehicle_page
 from crawlers.items import VehicleItem
-from crawlers.middlewares.vehicles_session import VehicleSessionMiddleware
-from crawlers.pipelines.pdfs import PdfDownload, PdfPipeline, pdf_problem, saved_pdf
+from crawlers.vehicles.pdfs import PdfDownload, pdf_problem, saved_pdf
 
 # Inventory pages first: the total and the work become known early.
 PRIORITY_INVENTORY, PRIORITY_VEHICLE = 30, 10
@@ -80,8 +79,11 @@ class VehiclesSpider(scrapy.Spider):
         components = {
             # After the redirect middleware (600) on the way back: a 302 to /login is an
             # expired session to renew, not a page to follow.
-            "DOWNLOADER_MIDDLEWARES": (VehicleSessionMiddleware, 650),
-            "ITEM_PIPELINES": (PdfPipeline, 100),
+            "DOWNLOADER_MIDDLEWARES": (
+                "crawlers.middlewares.vehicles_session.VehicleSessionMiddleware",
+                650,
+            ),
+            "ITEM_PIPELINES": ("crawlers.pipelines.pdfs.PdfPipeline", 100),
         }
         for name, (component, order) in components.items():
             merged = settings.getdict(name)

@@ -1,6 +1,6 @@
 """One process's address book: each address claimed once, never past the target."""
 
-from crawlers.pipelines.email_dedupe import LocalAddresses
+from crawlers.emails.addresses import LocalAddresses
 
 
 def test_claims_each_address_once_in_order():

@@ -13,18 +13,8 @@ from hypothesis import strategies as st
 from scrapy.utils.test import get_crawler
 
 from crawlers.items import VehicleItem
-from crawlers.pipelines.pdfs import (
-    HOST,
-    PART_MAX_AGE,
-    PdfDownload,
-    PdfPipeline,
-    UnsafeRef,
-    pdf_path,
-    pdf_problem,
-    save_atomic,
-    saved_pdf,
-    sweep_parts,
-)
+from crawlers.pipelines.pdfs import HOST, PART_MAX_AGE, PdfPipeline, save_atomic, sweep_parts
+from crawlers.vehicles.pdfs import PdfDownload, UnsafeRef, pdf_path, pdf_problem, saved_pdf
 from sandbox.sites.vehicles import Vehicle, make_pdf
 
 PAGES = Path(__file__).parent.parent / "pages" / "vehicles"

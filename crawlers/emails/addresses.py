@@ -43,7 +43,7 @@ from scrapy.http import Request
 from crawlers import redis_scripts
 from crawlers.cluster import connection
 from crawlers.cluster.keys import STATE_TTL_SECONDS
-from crawlers.cluster.scheduler import node_scheduler, run_key
+from crawlers.cluster.scheduler import Scheduler, node_scheduler, run_key
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,8 @@ class RedisAddresses:
         self.script = redis_scripts.script(self.client, "emails_claim")
         self.settle_script = redis_scripts.script(self.client, "emails_settle")
         self._keys: list[str] | None = None
-        self.scheduler = None  # the node's cluster scheduler, found with the keys
+        # The node's cluster scheduler, found with the keys.
+        self.scheduler: Scheduler | None = None
         self.count = 0
 
     @property
@@ -122,8 +123,9 @@ class RedisAddresses:
         keys = self.keys
         # Only a target needs the claims sorted later; a request not leased from the shared
         # queue has no lease to watch, its claim is final at once.
-        lease = self.scheduler.lease_of(request) if self.target and len(keys) > 2 else ""
-        node = self.scheduler.node if lease else ""
+        scheduler = self.scheduler if self.target and len(keys) > 2 else None
+        lease = scheduler.lease_of(request) if scheduler is not None else ""
+        node = scheduler.node if scheduler is not None and lease else ""
         args = [
             self.target,
             self.page(request),
@@ -143,7 +145,7 @@ class RedisAddresses:
     def settle(self) -> Standing:
         """Sort the recorded claims (see the module's doc); one round trip."""
         keys = self.keys
-        if len(keys) < 5:
+        if len(keys) < 5 or self.scheduler is None:  # both, or neither (see keys)
             return Standing(self.count)
         claimed, waiting, released = self.settle_script(keys=keys, args=[self.scheduler.node])
         self.count = int(claimed)
