@@ -211,6 +211,11 @@ CLUSTER_REDIS_WAIT = 300
 # Seconds a handled request stays leased before its ack: longer than a pipeline that writes
 # in batches takes to commit a batch, so a node dying with rows in memory loses none.
 CLUSTER_ACK_DELAY = 0
+# For a crawl of hundreds of millions of URLs: a new run keeps its fingerprints in a Bloom
+# filter sized for this many (a fixed 1.8 bytes each at 0.001) instead of an exact set
+# (about 100 bytes each); a false positive is a URL taken for seen, never crawled. 0: a set.
+CLUSTER_SEEN_FILTER_CAPACITY = 0
+CLUSTER_SEEN_FILTER_ERROR = 0.001
 # A site's pace shared by every node of a job (one node alone without REDIS_URL): at most
 # this many requests in flight to a site, and this many a second, adapted to its latency,
 # 429s and Retry-After (crawlers/pace/; 0: not limited that way; both 0: the per-node

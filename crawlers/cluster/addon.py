@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from crawlers.cluster import connection
-from crawlers.cluster.scheduler import serializer
+from crawlers.cluster.scheduler import seen_filter_settings, serializer
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class Cluster:
         # can still end the crawl with one line instead of a torn-down engine's tracebacks.
         connection.check(settings)
         serializer(settings)  # a bad SCHEDULER_SERIALIZER, one line before anything starts
+        seen_filter_settings(settings)
         settings.set("SCHEDULER", SCHEDULER, priority="addon")
         for name, instead in NOT_HONOURED.items():
             if settings.get(name) is not None:

@@ -13,7 +13,9 @@ queue_*.lua) also run on Redis Cluster; the names are built in crawlers/cluster/
   cluster:{job}:prio      hash: request id -> its queue score, to requeue it
   cluster:{job}:leases    sorted set: request id -> lease expiry (ms, Redis clock)
   cluster:{job}:owners    hash: request id -> node holding it
-  cluster:{job}:seen      set: fingerprints of every request ever queued in this run
+  cluster:{job}:seen      set: fingerprints of every request ever queued in this run, or
+                          with a seen filter (CLUSTER_SEEN_FILTER_CAPACITY) a Bloom
+                          filter on a bitmap (crawlers/redis_scripts/_seen_add.lua)
   cluster:{job}:nodes     sorted set: node -> liveness expiry (ms)
   cluster:{job}:starting  set: nodes whose spider has not finished its start() yet
 
@@ -24,6 +26,7 @@ Redis server, so nodes with skewed clocks agree on lease expiry.
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 
@@ -35,6 +38,23 @@ from crawlers.cluster.keys import QUEUE_NAMES, queue_keys
 KEYS = QUEUE_NAMES
 _COUNT_KEYS = tuple(name for name in KEYS if name != "seen")
 SCRIPTS = ("open", "push", "see", "claim", "renew", "ack", "release", "status", "done")
+
+# SETBIT takes offsets below 2**32: one bitmap of 512 MiB at most.
+MAX_FILTER_BITS = 2**32
+
+
+def seen_filter(capacity: int, error: float) -> tuple[int, int]:
+    """(bits, positions per fingerprint) of a Bloom filter holding `capacity` fingerprints
+    with a false-positive rate of `error` once full (the textbook optimum)."""
+    if capacity <= 0 or not 0 < error < 1:
+        raise ValueError("a seen filter needs a capacity above 0 and an error between 0 and 1")
+    bits = math.ceil(-capacity * math.log(error) / math.log(2) ** 2)
+    if bits > MAX_FILTER_BITS:
+        raise ValueError(
+            f"a seen filter of {capacity:,} fingerprints at {error:g} needs {bits:,} bits, "
+            f"more than one Redis bitmap holds ({MAX_FILTER_BITS:,}): raise the error rate"
+        )
+    return bits, max(1, round(bits / capacity * math.log(2)))
 
 
 class RunOver(Exception):
@@ -61,8 +81,21 @@ class Status:
 class LeasedQueue:
     """One job's queue, seen by one node. Every method is one round trip to Redis."""
 
-    def __init__(self, client: redis.Redis, job: str, node: str, lease_seconds: float):
+    def __init__(
+        self,
+        client: redis.Redis,
+        job: str,
+        node: str,
+        lease_seconds: float,
+        seen_capacity: int = 0,
+        seen_error: float = 0.001,
+    ):
+        """`seen_capacity` > 0: a new run keeps its fingerprints in a Bloom filter sized
+        for that many at `seen_error` false positives (see seen_filter), not in a set."""
         self.client = client
+        self.seen_filter = (
+            "{} {}".format(*seen_filter(seen_capacity, seen_error)) if seen_capacity else ""
+        )
         self.job = job
         self.node = node
         self.lease_ms = max(1, int(lease_seconds * 1000))
@@ -85,7 +118,9 @@ class LeasedQueue:
         Returns the run token; the node counts as "starting" until `started()`.
         """
         token = secrets.token_hex(8)
-        run = self._scripts["open"](keys=self._k(*KEYS), args=[self.node, token, self.lease_ms])
+        run = self._scripts["open"](
+            keys=self._k(*KEYS), args=[self.node, token, self.lease_ms, self.seen_filter]
+        )
         self.run = run.decode() if isinstance(run, bytes) else run
         return self.run
 

@@ -35,7 +35,7 @@ from scrapy.utils.request import request_from_dict
 
 from crawlers.cluster import connection, keys
 from crawlers.cluster.connection import UNAVAILABLE, describe
-from crawlers.cluster.queue import LeasedQueue, RunOver
+from crawlers.cluster.queue import LeasedQueue, RunOver, seen_filter
 from crawlers.env import redact_url
 from crawlers.errors import EXIT_FAILED, ConfigError, stop_crawl
 from crawlers.internals.engine import on_request_done, set_idle_poll
@@ -56,6 +56,20 @@ class _Pickle:
         return pickle.dumps(obj, protocol=4)
 
     loads = staticmethod(pickle.loads)
+
+
+def seen_filter_settings(settings) -> tuple[int, float]:
+    """CLUSTER_SEEN_FILTER_CAPACITY and _ERROR, checked (ConfigError: one line)."""
+    capacity = settings.getint("CLUSTER_SEEN_FILTER_CAPACITY", 0)
+    error = settings.getfloat("CLUSTER_SEEN_FILTER_ERROR", 0.001)
+    if capacity < 0:
+        raise ConfigError("CLUSTER_SEEN_FILTER_CAPACITY must be 0 (a set) or more")
+    if capacity:
+        try:
+            seen_filter(capacity, error)
+        except ValueError as exc:
+            raise ConfigError(f"CLUSTER_SEEN_FILTER_CAPACITY/_ERROR: {exc}") from None
+    return capacity, error
 
 
 def serializer(settings):
@@ -156,7 +170,8 @@ class Scheduler(BaseScheduler):
     def open(self, spider):
         self.spider = spider
         job = job_id(self.crawler)
-        self.queue = LeasedQueue(self.client, job, self.node, self.lease_seconds)
+        capacity, error = seen_filter_settings(self.crawler.settings)
+        self.queue = LeasedQueue(self.client, job, self.node, self.lease_seconds, capacity, error)
         run = self.queue.open()
         engine = self.crawler.engine
         # Once the response (or failure) and everything the callback produced are

@@ -2,7 +2,11 @@
 -- payload. Returns 1 queued, 0 already seen. The fingerprint enters `seen` in the same
 -- step that queues its request: a node dying in between cannot lose the request.
 --#include _same_run
-if ARGV[2] ~= '' and redis.call('SADD', KEYS[5], ARGV[2]) == 0 then return 0 end
+if ARGV[2] ~= '' then
+  local seen_key = KEYS[5]
+--#include _seen_add
+  if new == 0 then return 0 end
+end
 local id = string.format('%015d', redis.call('HINCRBY', KEYS[1], 'seq', 1))
 redis.call('HSET', KEYS[3], id, ARGV[4])
 redis.call('HSET', KEYS[4], id, ARGV[3])

@@ -15,7 +15,7 @@ from crawlers.cluster.connection import LazyCluster
 from crawlers.telemetry.store import RedisStore
 
 _CALL = re.compile(r"redis\.call\(\s*'(\w+)'\s*(?:,\s*([^,)]+))?")
-_ASSIGN = re.compile(r"^\s*(?:local\s+)?([\w\s,]+?)\s*=\s*([^=].*)$", re.MULTILINE)
+_ASSIGN = re.compile(r"^[ \t]*(?:local[ \t]+)?([\w \t,]+?)[ \t]*=[ \t]*([^=].*)$", re.MULTILINE)
 # Commands whose first argument is not a key.
 _KEYLESS = {"TIME"}
 
