@@ -7,8 +7,12 @@ A synthetic load through the queue's own scripts (crawlers/redis_scripts/queue_*
 EVALSHA streamed through `redis-cli --pipe`): for each size N, on a fresh private redis-server,
   seen:   N fingerprints recorded with `queue_see` (what is left of a request once crawled),
   queued: N requests queued with `queue_push` (payload, priority, id and fingerprint),
+  addresses: N email addresses claimed with `emails_claim`, 200 a page (the emails
+          spider's job-wide hash of addresses),
 and `INFO memory` (used_memory, used_memory_rss) read before and after, so the numbers are
-what Redis holds, not an estimate. With `--filters set,bloom` the seen part runs again with
+what Redis holds, not an estimate. `node`: a node's own Python set of the fingerprints it
+has seen (the scheduler keeps one to spare a round trip per known duplicate), traced with
+tracemalloc. With `--filters set,bloom` the seen part runs again with
 CLUSTER_SEEN_FILTER_CAPACITY=N (the job's fingerprints in a Bloom filter on a bitmap).
 
 The requests are an emails crawl's page requests (a URL of about 60 characters and the
@@ -42,7 +46,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--filters", default="set,bloom")
     p.add_argument("--error", type=float, default=0.001)
     p.add_argument("--probes", type=int, default=200_000)
-    p.add_argument("--parts", default="seen,queued")
+    p.add_argument("--parts", default="seen,queued,addresses,node")
     p.add_argument("--out", default=str(PROJECT_ROOT / "data" / "bench" / "frontier"))
     return p.parse_args(argv)
 
@@ -130,6 +134,80 @@ def false_positives(queue: LeasedQueue, first: int, probes: int) -> float:
     return hits / probes
 
 
+def address(i: int) -> str:
+    return f"person.{i}@site-{i % 50_000}.example"
+
+
+def load_addresses(client: redis.Redis, port: int, n: int, per_page: int = 200) -> float:
+    """n addresses claimed through emails_claim, a page of `per_page` a call, no target."""
+    from crawlers import redis_scripts
+    from crawlers.cluster.keys import run_key
+
+    sha = client.script_load(redis_scripts.source("emails_claim")).encode()
+    names = [run_key("frontier", "emails", k, "run").encode() for k in ("addresses", "claims")]
+    started = time.monotonic()
+    cli = subprocess.Popen(
+        ["redis-cli", "-p", str(port), "--pipe"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    for first in range(0, n, per_page):
+        page = hashlib.sha1(str(first).encode()).hexdigest()[:16].encode()
+        found = [address(i).encode() for i in range(first, min(n, first + per_page))]
+        cli.stdin.write(resp(b"EVALSHA", sha, b"2", *names, b"0", page, b"", b"", b"3600", *found))
+    cli.stdin.close()
+    report = cli.stdout.read().decode(errors="replace")
+    cli.wait()
+    if cli.returncode != 0 or "errors: 0," not in report:
+        raise RuntimeError(f"redis-cli --pipe: {report[-500:]}")
+    return time.monotonic() - started
+
+
+def measure_addresses(n: int) -> dict:
+    server = RedisServer().start()
+    try:
+        client = redis.Redis.from_url(server.url)
+        before = memory(client)
+        seconds = load_addresses(client, server.port, n)
+        after = memory(client)
+        used = after["used_memory"] - before["used_memory"]
+        client.close()
+        return {
+            "part": "addresses",
+            "filter": "hash",
+            "n": n,
+            "seconds": round(seconds, 1),
+            "per_second": round(n / seconds),
+            "used_memory_bytes": used,
+            "rss_bytes": after["used_memory_rss"] - before["used_memory_rss"],
+            "bytes_per_item": round(used / n, 1),
+        }
+    finally:
+        server.stop()
+
+
+def measure_node(n: int) -> dict:
+    """A node's own set of the fingerprints it has seen (the scheduler's _seen_here)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    seen = {fingerprint(i) for i in range(n)}
+    used, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del seen
+    return {
+        "part": "node",
+        "filter": "python set",
+        "n": n,
+        "used_memory_bytes": used,
+        "bytes_per_item": round(used / n, 1),
+        "seconds": 0,
+        "per_second": 0,
+        "rss_bytes": 0,
+    }
+
+
 def measure(part: str, n: int, args, bloom: bool) -> dict:
     server = RedisServer().start()
     try:
@@ -139,12 +217,10 @@ def measure(part: str, n: int, args, bloom: bool) -> dict:
             client, "frontier", "bench", 600, seen_capacity=filter_capacity, seen_error=args.error
         )
         queue.open()
-        # The scripts are loaded once before the first measure, not counted.
-        queue._scripts["see"](keys=queue._k("meta", "seen"), args=[queue.run, "warm"])
-        queue._scripts["push"](
-            keys=queue._k("meta", "queue", "requests", "prio", "seen"),
-            args=[queue.run, "", 0, b""],
-        )
+        # Loaded before the first reading (a bitmap is allocated by its first SETBIT, so
+        # no script runs before it).
+        for name in ("see", "push"):
+            queue.client.script_load(queue._scripts[name].script)
         before = memory(client)
         seconds = load(queue, part, n, server.port, args.batch)
         after = memory(client)
@@ -177,9 +253,14 @@ def main(argv: list[str]) -> int:
     for n in (int(s) for s in args.sizes.split(",")):
         for part in args.parts.split(","):
             for filt in args.filters.split(","):
-                if part == "queued" and filt == "bloom":
+                if part in ("queued", "addresses", "node") and filt == "bloom":
                     continue  # a queued request's payload dwarfs its fingerprint
-                row = measure(part, n, args, bloom=filt == "bloom")
+                if part == "addresses":
+                    row = measure_addresses(n)
+                elif part == "node":
+                    row = measure_node(n)
+                else:
+                    row = measure(part, n, args, bloom=filt == "bloom")
                 rows.append(row)
                 fp = row.get("false_positive_rate")
                 print(
