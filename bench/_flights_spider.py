@@ -38,7 +38,11 @@ class FlightsBenchSpider(scrapy.Spider):
                 url,
                 meta={
                     "playwright": True,
-                    "playwright_page_methods": [PageMethod("wait_for_selector", OPTION)],
+                    # Attached, not visible: an option's JMc5Xc div is an empty link overlay
+                    # (as on the real page since 115a070), which has no box to be visible.
+                    "playwright_page_methods": [
+                        PageMethod("wait_for_selector", OPTION, state="attached")
+                    ],
                 },
                 errback=self.failed,
             )
