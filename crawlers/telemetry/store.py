@@ -8,13 +8,13 @@ figures are its own: the next run of the job starts from zero, and a finished ru
 what it showed.
 
 Redis layout (PREFIX is TELEMETRY_PREFIX, default "telemetry"; a job's keys share the hash
-tag {JOB}, so the join script runs on Redis Cluster too):
+tag {PREFIX:JOB}, so the join script runs on Redis Cluster too):
   PREFIX:jobs                        sorted set: job -> last report (the live list)
-  PREFIX:{JOB}:runs                  sorted set: run -> its start (the job's history)
-  PREFIX:{JOB}:run:RUN               hash: node -> the node's latest snapshot (JSON)
-  PREFIX:{JOB}:run:RUN:series        list: progress points of the run's nodes, for its chart
-  PREFIX:{JOB}:run:RUN:live          sorted set: node -> last report, while running
-  PREFIX:{JOB}:current               the run nodes without a cluster token join (see join)
+  {PREFIX:JOB}:runs                  sorted set: run -> its start (the job's history)
+  {PREFIX:JOB}:run:RUN               hash: node -> the node's latest snapshot (JSON)
+  {PREFIX:JOB}:run:RUN:series        list: progress points of the run's nodes, for its chart
+  {PREFIX:JOB}:run:RUN:live          sorted set: node -> last report, while running
+  {PREFIX:JOB}:current               the run nodes without a cluster token join (see join)
 A job leaves the live list TELEMETRY_TTL after its last report; its runs are kept
 TELEMETRY_HISTORY_DAYS (0: for ever), and at most TELEMETRY_HISTORY_RUNS of them.
 
@@ -93,7 +93,9 @@ class RedisStore:
         return cls(connection.client(settings, url, timeout=timeout), where=where, **kwargs)
 
     def _job_key(self, job: str) -> str:
-        return f"{self.prefix}:{{{job}}}"
+        # A tag of its own, not the queue's {job}: the dashboard's Discard deletes every key
+        # of the job's tag, and a job's telemetry history outlives that.
+        return f"{{{self.prefix}:{job}}}"
 
     def _runs_key(self, job: str) -> str:
         return f"{self._job_key(job)}:runs"

@@ -58,8 +58,8 @@ def test_redis_store_keys_runs_and_readers(redis_url, decode):
     store.publish(snapshot("job-1", "b", now - 100, done=2))
     store.publish(snapshot("job-2", "a", now, done=5, state="finished"))
 
-    assert json.loads(client.hget("t:{job-1}:run:r1", "a"))["progress"]["done"] == 3
-    assert 0 < client.ttl("t:{job-1}:run:r1") <= 86400
+    assert json.loads(client.hget("{t:job-1}:run:r1", "a"))["progress"]["done"] == 3
+    assert 0 < client.ttl("{t:job-1}:run:r1") <= 86400
     assert set(map(str, [*store.job_names()])) == {"job-1", "job-2"}
 
     # A raw client works too (default prefix "telemetry": nothing there).
@@ -101,7 +101,7 @@ def test_a_new_run_starts_from_zero_and_the_finished_one_keeps_its_figures(redis
     for i in (3, 4):
         store.publish(snapshot("job", "d", now + i, done=1, run=f"r{i}"))
     assert store.runs("job") == ["r4", "r3", "r2"]
-    assert not client.exists("t:{job}:run:r1", "t:{job}:run:r1:series")
+    assert not client.exists("{t:job}:run:r1", "{t:job}:run:r1:series")
 
 
 @pytest.mark.redis_cluster
@@ -167,7 +167,7 @@ def test_cluster_nodes_merge_into_one_job(sandbox_factory, redis_url, tmp_path):
     view = read_job(client, "shared-job")
     run = client.hget("cluster:{shared-job}:meta", "run").decode()
     assert view["run"] == run  # the cluster's run token
-    assert client.ttl(f"telemetry:{{shared-job}}:run:{run}") > 30 * 86400
+    assert client.ttl(f"{{telemetry:shared-job}}:run:{run}") > 30 * 86400
     assert view["state"] == "finished"
     assert view["progress"]["total"] == 40  # the largest, not the sum of 40 and 40
     assert (view["progress"]["done"], view["progress"]["failed"]) == (35, 5)

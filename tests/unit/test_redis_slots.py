@@ -4,6 +4,7 @@ span two slots (the integration tests marked redis_cluster run them on a real cl
 
 from __future__ import annotations
 
+import fnmatch
 import re
 
 import pytest
@@ -63,18 +64,20 @@ def never_connect():
 
 
 def job_keys(job: str, run: str) -> list[str]:
-    store = RedisStore(LazyCluster(never_connect), prefix="telemetry")
+    """The keys of a job's queue and the state kept beside it: the tag {job}."""
     return [
         *keys.queue_keys(job).values(),
-        *(
-            keys.run_key(job, kind, name, run)
-            for kind, name in [
-                ("emails", "addresses"),
-                ("emails", "claims"),
-                ("vehicles", "reported"),
-            ]
-        ),
+        keys.run_key(job, "emails", "addresses", run),
+        keys.run_key(job, "emails", "claims", run),
+        keys.run_key(job, "vehicles", "reported", run),
         keys.deals_prefix(job, run) + "planned",
+    ]
+
+
+def telemetry_keys(job: str, run: str) -> list[str]:
+    """A job's telemetry: a tag of its own, so Discard ({job}) leaves its history."""
+    store = RedisStore(LazyCluster(never_connect), prefix="telemetry")
+    return [
         store._job_key(job) + ":current",
         store._runs_key(job),
         *(store._run_key(job, run, part) for part in ("", "series", "live")),
@@ -83,8 +86,15 @@ def job_keys(job: str, run: str) -> list[str]:
 
 @pytest.mark.parametrize("job", ["nightly-1122", "emails", "a:b", "x}y"])
 def test_every_key_of_a_job_is_in_the_jobs_slot(job):
-    slots = {key: key_slot(key.encode()) for key in job_keys(job, "run-7")}
-    assert len(set(slots.values())) == 1, slots
+    for group in (job_keys(job, "run-7"), telemetry_keys(job, "run-7")):
+        slots = {key: key_slot(key.encode()) for key in group}
+        assert len(set(slots.values())) == 1, slots
+
+
+def test_the_dashboards_discard_pattern_leaves_the_telemetry():
+    pattern = "*{nightly}*"  # crawlers/dashboard/control.py
+    assert all(fnmatch.fnmatchcase(k, pattern) for k in job_keys("nightly", "r"))
+    assert not any(fnmatch.fnmatchcase(k, pattern) for k in telemetry_keys("nightly", "r"))
 
 
 def test_two_jobs_can_land_on_different_slots():
