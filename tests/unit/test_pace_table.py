@@ -122,3 +122,11 @@ def test_the_progress_line_shows_the_pace():
     assert pace_part(one) == "pace x.com 4/8 2.5/s 3 nodes"
     two = {**one, "pace/y.com/limit": 8, "pace/y.com/rate": 5.0, "pace/y.com/nodes": 1}
     assert pace_part(two) == "pace 2 sites, 1 slowed"
+
+
+def test_a_fast_sites_jitter_is_not_taken_for_queueing():
+    table = LocalTable(LIMITS)
+    table.ask("s", Ask("a", 0, 8, latency_sum=0.01, latencies=10), now_ms=0)
+    for step in range(1, 20):  # ten times its best, yet only 9 ms more
+        grant = table.ask("s", Ask("a", 6, 8, latency_sum=0.1, latencies=10), now_ms=step * 1100)
+    assert grant.limit == 6
