@@ -2,7 +2,9 @@
 
     Progress: 115/500 (23.0%) done 110 skipped 0 failed 5 | rate 4.00/s ETA 1m36s |
     retries 12 | mem 812.3 MiB pss, 14 procs | cpu 85%
-(one line; with CONCURRENCY_AUTO `| concurrency 12/16` too: now and the ceiling). Without
+(one line; with CONCURRENCY_AUTO `| concurrency 12/16` too: now and the ceiling; with
+CLUSTER_SITE_CONCURRENCY or CLUSTER_SITE_RATE the site's shared pace, `| pace 127.0.0.1 6/8`:
+crawlers/pace/progress.py). Without
 a known total: done, failed and rate, no percent nor ETA. The rate is measured over the
 last PROGRESS_RATE_WINDOW seconds (crawlers/progress_math.py). Memory, processes and CPU
 come from a sample of the process tree taken for the line (when the resource monitor

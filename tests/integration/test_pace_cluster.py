@@ -206,3 +206,26 @@ def test_one_node_without_redis_keeps_the_same_limit(site, tmp_path):
     s = stats(tmp_path, "solo")
     assert s[f"pace/{SITE}/limit"] == 3 and s[f"pace/{SITE}/nodes"] == 1
     assert "cluster/job" not in s
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "line"),
+    [
+        ("CLUSTER_SITE_RATE", "-1", "error: CLUSTER_SITE_RATE must be 0 or more"),
+        (
+            "CLUSTER_SITE_SYNC_INTERVAL",
+            "0",
+            "error: CLUSTER_SITE_SYNC_INTERVAL must be more than 0",
+        ),
+    ],
+)
+def test_a_bad_pace_setting_is_one_error_line(crawl, setting, value, line):
+    result = crawl(
+        "catalog",
+        args={"base_url": "http://127.0.0.1:9"},
+        settings={"SPIDER_MODULES": "tests.spiders.catalog_spider", setting: value},
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == line
+    assert "Traceback" not in result.log
