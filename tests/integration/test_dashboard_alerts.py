@@ -96,7 +96,7 @@ def test_failure_share_stall_and_a_dead_node_each_alert_once(sandbox_factory, re
         crawl.wait(30)
         wait_for(lambda: len(hook.kinds("stuck")) == 2, what="the dead node's alert")
         assert hook.kinds("stuck") == ["failed", "stalled"]
-        failed = next(a for a in hook.received if a["alert"] == "failed")
+        failed = next(a for a in hook.received if a["alert"] == "failed" and a["job"] == "stuck")
         assert failed["message"].startswith("job stuck: node(s) ") and failed["state"] == "silent"
         # Both dashboards kept looking: still one call per alert.
         time.sleep(2)

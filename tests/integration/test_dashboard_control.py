@@ -6,8 +6,10 @@ private Redis in their environment; the emails spider crawls the sandbox through
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -78,6 +80,7 @@ class Nodes:
                     env={**os.environ, **env},
                     stdout=out,
                     stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its crawls too, to end them with it
                 )
             )
         wait_for_port(port, proc=self.procs[-1])
@@ -101,10 +104,12 @@ class Nodes:
         return base
 
     def stop(self) -> None:
+        """Each node and the crawls it still runs: a crawl left behind would go on writing
+        to the next test's Redis."""
         for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-                proc.wait(30)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
 
 
 @pytest.fixture
@@ -492,7 +497,11 @@ def test_a_second_stop_after_the_grace_ends_a_job_that_does_not_stop(
     }
     assert write(dash, "api/jobs", body)[0] == 201
     wait_for(lambda: started_job(dash, "hung")["state"] == "running", what="the job to run")
-    wait_for(lambda: read_job(redis.Redis.from_url(redis_url), "hung"), what="telemetry")
+    logs = tmp_path / "nodes" / "n1" / "logs"
+    wait_for(
+        lambda: any("Spider opened" in p.read_text() for p in logs.rglob("*.log")),
+        what="the crawl to open its spider",
+    )
     status, first = write(dash, "api/jobs/hung/stop")
     assert (status, first["signal"], first["stopping"]) == (200, "SIGINT", True)
     status, early = write(dash, "api/jobs/hung/stop")
