@@ -85,6 +85,12 @@ RELIED_ON = (
         "PacedDownloader replaces it (scrapy/scrapy#6982)",
     ),
     Reliance(
+        "scrapy.core.downloader:Downloader._enqueue_request",
+        "1a02e3882d827f48",
+        "the request's slot key is in its meta (download_slot) before _process_queue runs, "
+        "where the shared pace reads it",
+    ),
+    Reliance(
         "scrapy.core.downloader:Downloader._wait_for_download",
         "35ca6793c8795004",
         "PacedDownloader schedules it as Scrapy's _process_queue does",
