@@ -8,7 +8,7 @@ how many requests it may have in flight (its slots) and when it may send its nex
 The rule (the same in crawlers/redis_scripts/pace_sync.lua for the table in Redis):
 - the site's limit starts at the ceiling (CLUSTER_SITE_CONCURRENCY) and its rate at
   CLUSTER_SITE_RATE; a 429 halves both (once a second at most), its Retry-After holds every
-  node off the site until it ends; latency twice the site's best (and 0.1 s over it) cuts
+  node off the site until it ends; latency twice the site's best (and 0.5 s over it) cuts
   them by a quarter, as AutoThrottle slows down for a slow site; `limit` good answers in a
   row add one to the limit and a quarter to the rate, up to the ceilings;
 - a node's slots: what it wants, within what the other nodes do not hold; while another
@@ -117,7 +117,7 @@ def decide(state: dict, ask: Ask, limits: Limits, now: float) -> Grant:
         sample = ask.latency_sum / ask.latencies
         lat = sample if lat == 0 else 0.8 * lat + 0.2 * sample
         base = lat if base == 0 or lat < base else base * 1.01
-        if lat > 2 * base and lat > base + 0.1 and (cut == 0 or now - cut >= 1000):
+        if lat > 2 * base and lat > base + 0.5 and (cut == 0 or now - cut >= 1000):
             limit = max(1, limit * 0.75)
             rate = max(rate_ceiling / 64, rate * 0.75)
             cut = now

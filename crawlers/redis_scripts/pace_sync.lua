@@ -41,9 +41,9 @@ elseif lat_n > 0 then
   local sample = lat_sum / lat_n
   if lat == 0 then lat = sample else lat = 0.8 * lat + 0.2 * sample end
   if base == 0 or lat < base then base = lat else base = base * 1.01 end
-  -- Latency twice the site's best (and 100 ms over it, so that a fast site's jitter is not
-  -- taken for it): it is queueing our requests, so fewer in flight.
-  if lat > 2 * base and lat > base + 0.1 and (cut == 0 or now - cut >= 1000) then
+  -- Latency twice the site's best (and half a second over it, so that a fast site's jitter or
+  -- our own busy event loop is not taken for it): the site queues our requests, fewer then.
+  if lat > 2 * base and lat > base + 0.5 and (cut == 0 or now - cut >= 1000) then
     limit = math.max(1, limit * 0.75)
     rate = math.max(rate_ceiling / 64, rate * 0.75)
     cut = now
