@@ -6,17 +6,27 @@ Stats keys (shared by every spider, merged across nodes in cluster mode):
   progress/skipped            units already done by an earlier run
   progress/failed             units given up on
   progress/failed/<reason>    the same, per reason (short, ASCII, no secrets)
+
+Which units failed is kept beside the stats, not in them (a list in the stats would be merged,
+dumped and logged as a number would): the last TELEMETRY_FAILED_UNITS of this node, each
+{"unit", "reason", "at"}, read by the telemetry extension (`failed_units(stats)`).
 """
 
 from __future__ import annotations
 
 import re
+import time
+from collections import deque
 
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import defer
 from twisted.internet import error as net_errors
 from twisted.web.client import ResponseNeverReceived
+
+from crawlers.telemetry.snapshot import clean_message
+
+DEFAULT_FAILED_UNITS = 500
 
 _REASON = re.compile(r"[^a-z0-9_.:-]+")
 
@@ -41,9 +51,26 @@ def skipped(stats, n: int = 1) -> None:
     stats.inc_value("progress/skipped", n)
 
 
-def failed(stats, reason: str, n: int = 1) -> None:
+def failed(stats, reason: str, n: int = 1, unit: str | None = None) -> None:
+    """`unit` names what failed (a vehicle ref, a target, a site) for the dashboard's list of
+    failed units: never a secret (a URL goes through crawlers.env.redact_url first)."""
+    reason = clean_reason(reason)
     stats.inc_value("progress/failed", n)
-    stats.inc_value(f"progress/failed/{clean_reason(reason)}", n)
+    stats.inc_value(f"progress/failed/{reason}", n)
+    if unit is not None:
+        failed_units(stats).append(
+            {"unit": clean_message(str(unit), 200), "reason": reason, "at": round(time.time(), 1)}
+        )
+
+
+def failed_units(stats, keep: int | None = None) -> deque:
+    """This node's last failed units (oldest first); `keep` sets how many are kept."""
+    units = getattr(stats, "_failed_units", None)
+    if units is None or (keep is not None and units.maxlen != keep):
+        units = deque(units or (), maxlen=DEFAULT_FAILED_UNITS if keep is None else keep)
+        # A side list on the stats object: the spider and the telemetry share only that.
+        stats._failed_units = units
+    return units
 
 
 class PageRejected(IgnoreRequest):

@@ -7,6 +7,8 @@
   GET /api/jobs/<job>/runs every run of the job kept, newest first, each compared with the
                            run before it (crawlers/dashboard/history.py)
   GET /api/jobs/<job>/runs/<run>  one run, with the series of its chart
+  GET /api/jobs/<job>/runs/<run>/failures  its failed units: unit, reason, node, when
+                           (each node's last TELEMETRY_FAILED_UNITS), newest first
   GET /api/resources       this host's memory and load, and each node's process tree
   GET /metrics             Prometheus text format
 With a token every route needs it, as `Authorization: Bearer <token>` or `?token=<token>`.
@@ -28,7 +30,7 @@ from crawlers.dashboard import metrics, writes
 from crawlers.dashboard.alerts import Alerts
 from crawlers.dashboard.history import DEFAULT_SHARE, history
 from crawlers.dashboard.page import render_page
-from crawlers.telemetry import read_job, read_jobs, read_runs
+from crawlers.telemetry import read_failures, read_job, read_jobs, read_runs
 from crawlers.telemetry.resources import host_resources
 
 CONFIG = web.AppKey("config", dict)
@@ -119,6 +121,18 @@ async def job_run(request: web.Request) -> web.Response:
         return web.json_response({"error": "no such run"}, status=404)
     series = await _read(request, _series, name, run)
     return web.json_response({**view, "series": series})
+
+
+async def run_failures(request: web.Request) -> web.Response:
+    name, run = request.match_info["job"], request.match_info["run"]
+    units = await _read(request, _failures, name, run)
+    if units is None:
+        return web.json_response({"error": "no such run"}, status=404)
+    return web.json_response({"job": name, "run": run, "failures": units})
+
+
+def _failures(store, job: str, run: str, silent_after: float) -> list | None:
+    return read_failures(store, job, run)
 
 
 def _run_view(store, job: str, run: str, silent_after: float) -> dict | None:
@@ -219,6 +233,7 @@ def create_app(
             web.get("/api/jobs/{job}/eta", job_eta),
             web.get("/api/jobs/{job}/runs", job_runs),
             web.get("/api/jobs/{job}/runs/{run}", job_run),
+            web.get("/api/jobs/{job}/runs/{run}/failures", run_failures),
             web.get("/api/resources", resources),
             web.get("/metrics", prometheus),
             *writes.ROUTES,

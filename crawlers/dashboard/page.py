@@ -175,6 +175,8 @@ function renderJob(job) {
          table(["reason", "units"], failures, "No failure.")),
       el("div", {}, el("h3", {}, "Recent errors"),
          table(["time", "node", "message"], errors, "No error."))),
+    el("h3", {}, "Failed units (this run)"),
+    failedTable(extras.get(job.job + "/" + job.run + "/failures")),
     el("h3", {}, "Done and rate over time (this run)"), chart(extras.get(job.job + "/" + job.run)),
     el("h3", {}, "Runs"), historyTable(extras.get(job.job)));
 }
@@ -187,12 +189,22 @@ async function fetchExtras(jobs) {
   for (const job of jobs) {
     const name = encodeURIComponent(job.job);
     try {
-      const [runs, run] = await Promise.all([api("api/jobs/" + name + "/runs"),
-        api("api/jobs/" + name + "/runs/" + encodeURIComponent(job.run))]);
+      const runPath = "api/jobs/" + name + "/runs/" + encodeURIComponent(job.run);
+      const [runs, run, failed] = await Promise.all([api("api/jobs/" + name + "/runs"),
+        api(runPath), api(runPath + "/failures")]);
       extras.set(job.job, runs.runs);
       extras.set(job.job + "/" + job.run, run.series);
+      extras.set(job.job + "/" + job.run + "/failures", failed.failures);
     } catch (err) { /* shown again next time */ }
   }
+}
+function failedTable(units) {
+  if (!units) return el("p", {class: "empty"}, "-");
+  const rows = units.map(u => el("tr", {class: "failed-unit", "data-unit": u.unit,
+      "data-reason": u.reason},
+    el("td", {}, u.unit), el("td", {class: "err"}, u.reason), el("td", {}, u.node),
+    el("td", {}, clock(u.at))));
+  return table(["unit", "reason", "node", "when"], rows, "No failed unit.");
 }
 function historyTable(runs) {
   if (!runs) return el("p", {class: "empty"}, "-");

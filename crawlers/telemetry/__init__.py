@@ -5,6 +5,7 @@ From Python (the cluster tools and the dashboard use the same calls):
     read_jobs(store)                            # every job's current run, newest first
     read_job(redis.Redis.from_url(url), "nightly-1122")   # one job's current run, or None
     read_runs(store, "nightly-1122")            # each of its runs, newest first
+    read_failures(store, "nightly-1122", run)   # the failed units of a run, or None
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from crawlers.telemetry.merge import merge_job
+from crawlers.telemetry.merge import failed_units, merge_job
 from crawlers.telemetry.settings import number_setting
 from crawlers.telemetry.store import (
     DEFAULT_HISTORY_DAYS,
@@ -26,7 +27,15 @@ from crawlers.telemetry.store import (
 
 DEFAULT_SILENT_AFTER = 300.0
 
-__all__ = ["FileStore", "RedisStore", "read_job", "read_jobs", "read_runs", "store_from_settings"]
+__all__ = [
+    "FileStore",
+    "RedisStore",
+    "read_failures",
+    "read_job",
+    "read_jobs",
+    "read_runs",
+    "store_from_settings",
+]
 
 
 def _store(source) -> RedisStore | FileStore:
@@ -64,6 +73,13 @@ def read_job(
     if not snapshots:
         return None
     return merge_job(job, snapshots, time.time() if now is None else now, silent_after)
+
+
+def read_failures(source, job: str, run: str) -> list[dict[str, Any]] | None:
+    """The failed units of one run (each node's last TELEMETRY_FAILED_UNITS), newest first,
+    each {"unit", "reason", "at", "node"}; None if no node reported that run."""
+    snapshots = _store(source).nodes(job, run)
+    return None if not snapshots else failed_units(snapshots)
 
 
 def read_runs(

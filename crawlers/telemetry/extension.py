@@ -5,6 +5,8 @@ otherwise to DATA_DIR/jobs/<job>.json, each snapshot under the run it belongs to
 run token for the job, or, without one, a run named after the crawl's start that nodes of the
 job starting while it runs join (see store.py). A last snapshot marked "finished" is published when
 the crawl closes; a node killed outright stops publishing and readers call it silent.
+Each snapshot carries the node's last TELEMETRY_FAILED_UNITS (500) failed units (see
+crawlers/outcomes.py), so a run's record keeps which units failed and why, bounded per node.
 Telemetry never stops a crawl: when Redis cannot be reached, the node logs one warning and
 tries again at the next interval; snapshots are sent from a worker thread, with short
 timeouts, so a slow Redis does not stall the crawl either.
@@ -23,6 +25,7 @@ from scrapy.utils.asyncio import AsyncioLoopingCall, create_looping_call
 from twisted.internet import threads
 from twisted.internet.task import LoopingCall
 
+from crawlers import outcomes
 from crawlers.cluster.scheduler import run_token
 from crawlers.errors import ConfigError
 from crawlers.jobs import job_id, node_id
@@ -45,6 +48,9 @@ class TelemetryPublisher:
         settings = crawler.settings
         self.silent_after = number_setting(settings, "TELEMETRY_SILENT_AFTER", 300.0)
         self.series_interval = number_setting(settings, "TELEMETRY_SERIES_INTERVAL", 30.0)
+        self.failed_units = int(
+            number_setting(settings, "TELEMETRY_FAILED_UNITS", outcomes.DEFAULT_FAILED_UNITS)
+        )
         self.total_scope = total_scope
         self.store = store_from_settings(crawler.settings, timeout=2.0)
         self.window = RateWindow(
@@ -81,6 +87,7 @@ class TelemetryPublisher:
         self.started = time.time()
         # The scheduler opened before this signal: a cluster node knows its run already.
         self.cluster_run = run_token(self.crawler)
+        outcomes.failed_units(self.crawler.stats, keep=self.failed_units)
         logging.getLogger().addHandler(self.errors)
         self.task = create_looping_call(self.tick)
         self.task.start(self.interval, now=True)
@@ -102,6 +109,7 @@ class TelemetryPublisher:
             total_scope=self.total_scope,
             finish_reason=reason,
             recent_errors=list(self.errors.records),
+            failed_units=list(outcomes.failed_units(self.crawler.stats)),
         )
 
     def tick(self) -> None:

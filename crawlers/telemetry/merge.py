@@ -58,6 +58,16 @@ def merged_total(snapshots: list[dict[str, Any]]) -> int | None:
     return max(max(shared, default=0), sum(own))
 
 
+def failed_units(snapshots: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The failed units the run's nodes kept, each with its node, newest first."""
+    units = [
+        {**unit, "node": snap["node"]}
+        for snap in snapshots
+        for unit in snap.get("failed_units") or []
+    ]
+    return sorted(units, key=lambda u: -u.get("at", 0))
+
+
 def merge_job(
     job: str, snapshots: list[dict[str, Any]], now: float, silent_after: float
 ) -> dict[str, Any]:
@@ -85,7 +95,8 @@ def merge_job(
             memory += resources.get("memory_bytes") or 0
         for error in snap.get("recent_errors") or []:
             errors.append({**error, "node": snap["node"]})
-        node = {k: v for k, v in snap.items() if k != "recent_errors"}
+        # The failed units are listed on their own (failed_units below): a view stays small.
+        node = {k: v for k, v in snap.items() if k not in ("recent_errors", "failed_units")}
         nodes.append(
             {**node, "state": state, "seen_ago": round(max(0.0, now - snap["last_seen"]), 1)}
         )

@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+from crawlers.errors import first_line
 from crawlers.progress_math import counts_from_stats
 
 # Stats every spider produces through Scrapy itself, shown next to the units of work.
@@ -62,7 +63,7 @@ def retries(stats: Mapping[str, Any]) -> dict[str, Any]:
 
 def clean_message(text: str, limit: int = 300) -> str:
     """One ASCII line without credentials, for logs, snapshots and the dashboard."""
-    line = _CREDENTIALS.sub(r"\1***:***@", text.strip().splitlines()[0] if text.strip() else "")
+    line = _CREDENTIALS.sub(r"\1***:***@", first_line(text, limit=None))
     return line.encode("ascii", "backslashreplace").decode("ascii")[:limit]
 
 
@@ -102,6 +103,7 @@ def build_snapshot(
     total_scope: str = "job",
     finish_reason: str | None = None,
     recent_errors: list[dict[str, Any]] | None = None,
+    failed_units: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     counts = counts_from_stats(stats)
     return {
@@ -126,4 +128,5 @@ def build_snapshot(
         "counters": counters(stats),
         "resources": resources(stats),
         "recent_errors": list(recent_errors or []),
+        "failed_units": list(failed_units or []),
     }
