@@ -426,7 +426,11 @@ class BusinessesSpider(scrapy.Spider):
             logger.warning("businesses: lease lost before %s was recorded", target.label)
             self.crawler.stats.inc_value("businesses/leases_lost")
         elif run.failed:
-            outcomes.failed(self.crawler.stats, run.failed)
+            outcomes.failed(
+                self.crawler.stats,
+                run.failed,
+                unit=f"{target.search_terms}|{target.location}",
+            )
         else:
             outcomes.done(self.crawler.stats)
 

@@ -330,7 +330,11 @@ class DealsSpider(scrapy.Spider):
     def _count_region(self, origin: str, region_id: str, failed: str) -> None:
         self.tally.region_in(origin, self.region_names[region_id], failed)
         if failed:
-            outcomes.failed(self.crawler.stats, f"explore_{failed}")
+            outcomes.failed(
+                self.crawler.stats,
+                f"explore_{failed}",
+                unit=f"{origin}/{self.region_names[region_id]}",
+            )
             self.logger.warning("deals: %s %s given up: %s", origin, region_id, failed)
         else:
             outcomes.done(self.crawler.stats)
@@ -390,7 +394,11 @@ class DealsSpider(scrapy.Spider):
     def _expansion_item(self, meta, failed: str, options=None):
         deal = meta["deal"]
         if failed:
-            outcomes.failed(self.crawler.stats, f"expansion_{failed}")
+            outcomes.failed(
+                self.crawler.stats,
+                f"expansion_{failed}",
+                unit=f"{deal['origin']}/{deal['destination_id']}",
+            )
         else:
             outcomes.done(self.crawler.stats)
         busy = self.tally.expansion_ended(deal, meta, failed)

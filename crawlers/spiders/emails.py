@@ -38,6 +38,7 @@ from crawlers import outcomes
 from crawlers.batches import batching, item_workers
 from crawlers.cluster import connection, keys
 from crawlers.emails.addresses import RedisAddresses, address_book
+from crawlers.env import redact_url
 from crawlers.errors import ConfigError
 from crawlers.extraction.email_links import CONTACT, TRAP, classify, page_links
 from crawlers.extraction.emails import extract_emails, registered_domain
@@ -409,7 +410,9 @@ class EmailsSpider(scrapy.Spider):
             stats.inc_value(f"emails/sites_failed/{reason}")
             if self.target:  # units are addresses: the site must not count toward them
                 outcomes.add_total(stats)
-            outcomes.failed(stats, f"site_{reason}")
+            outcomes.failed(
+                stats, f"site_{reason}", unit=request.meta.get("site") or redact_url(request.url)
+            )
             logger.warning(
                 "site %s gave nothing: its start page %s failed (%s)",
                 request.meta.get("site"),

@@ -343,7 +343,7 @@ class VehiclesSpider(scrapy.Spider):
     ):
         if self._reports(item.ref, owner or f"vehicle:{item.ref}"):
             item.status, item.reason = "failed", reason
-            outcomes.failed(self.crawler.stats, reason)
+            outcomes.failed(self.crawler.stats, reason, unit=item.ref)
             yield item
         if reserved and self.limit is not None:
             # A failed download gives its place under the limit to the next vehicle.
