@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 
 from crawlers.env import redact_url
-from crawlers.errors import ConfigError
+from crawlers.errors import ConfigError, first_line
 
 
 def connect(url: str, *, autocommit: bool = False, timeout: float = 10.0) -> psycopg.Connection:
@@ -13,7 +13,7 @@ def connect(url: str, *, autocommit: bool = False, timeout: float = 10.0) -> psy
         return psycopg.connect(url, autocommit=autocommit, connect_timeout=int(timeout))
     except psycopg.Error as exc:
         raise ConfigError(
-            f"cannot reach PostgreSQL at {redact_url(url)}: {_first_line(exc)}"
+            f"cannot reach PostgreSQL at {redact_url(url)}: {first_line(exc)}"
         ) from None
 
 
@@ -24,10 +24,3 @@ def create_schema(conn: psycopg.Connection, name: str, sql: str) -> None:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
         conn.execute(sql)
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else type(exc).__name__
-    # psycopg puts the host/user in its message but never the password; strip it anyway.
-    return first.replace("\r", " ")[:200]

@@ -15,6 +15,17 @@ EXIT_CONFIG = 2
 EXIT_FAILED = 1
 
 
+def first_line(error: BaseException | str, limit: int | None = 200) -> str:
+    """What a log line, a reason or an error line shows of an exception (or a text): the
+    first line of its message, stripped, at most `limit` characters. An exception without
+    a message is named by its class."""
+    text = str(error).strip()
+    if not text:
+        return type(error).__name__ if isinstance(error, BaseException) else ""
+    line = text.splitlines()[0].rstrip()
+    return line if limit is None else line[:limit]
+
+
 class ConfigError(Exception):
     """Bad input or an unreachable service. The message must not hold any secret."""
 

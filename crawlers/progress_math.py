@@ -122,9 +122,13 @@ def average_rate(count: float, elapsed: float) -> float | None:
     return count / elapsed
 
 
-def format_duration(seconds: float | None) -> str:
+def format_duration(seconds: float | None, tenths: bool = False) -> str:
+    """The one way a duration is shown: `--` unknown, `59s` (`4.2s` with `tenths`, for
+    times that are often fractions of a second), `1m01s`, `3h05m`, `1d01h`."""
     if seconds is None:
         return "--"
+    if tenths and round(seconds, 1) < 60:
+        return f"{seconds:.1f}s"
     seconds = round(seconds)
     if seconds < 60:
         return f"{seconds}s"

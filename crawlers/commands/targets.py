@@ -31,6 +31,7 @@ from crawlers.ledger.regions import (
     parse_states,
     read_categories,
 )
+from crawlers.progress_math import format_duration
 
 ACTIONS = ("generate", "status", "reset")
 
@@ -147,15 +148,3 @@ def format_status(status: LedgerStatus) -> str:
         reasons = ", ".join(f"{r} {n}" for r, n in status.failure_reasons.items())
         lines.append(f"failed by reason: {reasons}")
     return "\n".join(lines)
-
-
-def format_duration(seconds: float) -> str:
-    seconds = round(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h {minutes:02d}m"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {secs:02d}s"

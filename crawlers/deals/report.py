@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from crawlers.deals import capacity
+from crawlers.progress_math import format_duration
 
 
 class Tally:
@@ -127,18 +128,13 @@ def save(report: dict[str, Any], directory: Path) -> Path:
     return path
 
 
-def fmt_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 120:
-        return f"{seconds:.1f}s"
-    minutes = seconds / 60
-    return f"{minutes:.1f}m" if minutes < 120 else f"{minutes / 60:.1f}h"
-
-
 def format_report(report: dict) -> str:
     """The spider's end-of-run summary as plain ASCII lines."""
     explore, expansions, p = report["explore"], report["expansions"], report["plan"]
+
+    def span(seconds: float | None) -> str:
+        # Page times are seconds and their fractions: tenths shown.
+        return format_duration(seconds, tenths=True)
 
     def failed(counts: dict) -> str:
         total = sum(counts.values())
@@ -147,7 +143,7 @@ def format_report(report: dict) -> str:
 
     def times(summary: dict) -> str:
         return (
-            " ".join(f"{k} {fmt_seconds(summary[k])}" for k in ("mean", "median", "p95"))
+            " ".join(f"{k} {span(summary[k])}" for k in ("mean", "median", "p95"))
             + f" (n={summary['count']})"
         )
 
@@ -173,15 +169,15 @@ def format_report(report: dict) -> str:
     else:
         lines += [
             f"  capacity plan: {p['explore_pages_per_origin']} explore pages x "
-            f"{fmt_seconds(p['explore_seconds'])} + {p['expansions_per_origin']} expansions x "
-            f"{fmt_seconds(p['expansion_seconds'])} = "
-            f"{fmt_seconds(p['browser_seconds_per_origin'])} of browser time per origin",
+            f"{span(p['explore_seconds'])} + {p['expansions_per_origin']} expansions x "
+            f"{span(p['expansion_seconds'])} = "
+            f"{span(p['browser_seconds_per_origin'])} of browser time per origin",
             f"  {p['origins']} origins at concurrency "
-            + "  ".join(f"{c}: {fmt_seconds(s)}" for c, s in p["runtime_seconds"].items()),
+            + "  ".join(f"{c}: {span(s)}" for c, s in p["runtime_seconds"].items()),
         ]
         if p["within_seconds"]:
             lines.append(
                 f"  to finish {p['origins']} origins within "
-                f"{fmt_seconds(p['within_seconds'])}: concurrency {p['concurrency_needed']}"
+                f"{span(p['within_seconds'])}: concurrency {p['concurrency_needed']}"
             )
     return "\n".join(line.encode("ascii", "replace").decode() for line in lines)

@@ -16,6 +16,8 @@ import logging
 from playwright.async_api import Error as PlaywrightError
 from scrapy import signals
 
+from crawlers.errors import first_line
+
 MESSAGE = "Unhandled error in an event listener"
 # Playwright words a dead browser, context, page or pipe in these ways.
 CLOSED = ("has been closed", "Connection closed", "Target closed", "Browser closed")
@@ -32,9 +34,8 @@ class DeadBrowserListenerFilter(logging.Filter):
         error = record.exc_info[1]
         if not isinstance(error, PlaywrightError) or not any(c in str(error) for c in CLOSED):
             return True
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
         record.msg = "browser listener stopped with its browser: %s: %s"
-        record.args = (type(error).__name__, first_line)
+        record.args = (type(error).__name__, first_line(error, limit=None))
         record.levelno, record.levelname = logging.WARNING, "WARNING"
         record.exc_info = record.exc_text = None
         if self.stats is not None:

@@ -50,6 +50,7 @@ from crawlers.cluster import connection, keys
 from crawlers.cluster.scheduler import run_token
 from crawlers.errors import ConfigError, stop_crawl
 from crawlers.jobs import job_id
+from crawlers.progress_math import format_duration
 from crawlers.proxies.contexts import ProxyContexts, context_name, running_engine
 from crawlers.proxies.health import ALIVE, BANNED, RESTING, LocalHealth, RedisHealth
 from crawlers.proxies.policy import proxy_unreachable
@@ -61,12 +62,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_POLICY = "crawlers.proxies.policy.BanPolicy"
 # Requests waiting for a proxy check this often whether one is back or the crawl stops.
 WAIT_STEP = 0.5
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    return f"{seconds / 60:.0f}min" if seconds < 5400 else f"{seconds / 3600:.1f}h"
 
 
 def proxy_list_path(settings) -> Path | None:
@@ -385,7 +380,7 @@ class ProxyRotationMiddleware:
         logger.warning(
             "All %d proxies are resting: the crawl waits for the first one back (in %s)",
             len(self.proxies),
-            _duration(self.health.next_return()),
+            format_duration(self.health.next_return(), tenths=True),
         )
 
     def _end_wait(self) -> None:
@@ -431,7 +426,7 @@ class ProxyRotationMiddleware:
             logger.warning(
                 "Proxy %s rests for %s (%s)",
                 proxy.label,
-                _duration(rest),
+                format_duration(rest, tenths=True),
                 "banned again after a rest"
                 if self.health.states[pid].rests > 1
                 else f"{self.health.threshold} bans in a row",

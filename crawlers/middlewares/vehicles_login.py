@@ -20,6 +20,7 @@ from playwright.async_api import Error as PlaywrightError
 from scrapy import Request
 
 from crawlers.browser import browser_idle
+from crawlers.errors import first_line
 from crawlers.extraction.vehicles import csrf_meta, login_error
 from crawlers.middlewares.retry import backoff_delay
 
@@ -84,7 +85,7 @@ class BrowserLogin:
                     raise LoginRefused(refused[-1]) from None
             except (LoginTrouble, PlaywrightError, TimeoutError) as exc:
                 refused.clear()
-                trouble = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+                trouble = first_line(exc)
                 self.crawler.stats.inc_value("vehicles/login_trouble")
             else:
                 self.crawler.stats.inc_value("vehicles/logins")

@@ -23,7 +23,7 @@ from scrapy.extensions.feedexport import FileFeedStorage
 
 from crawlers.batches import keep_records
 from crawlers.db import connect, create_schema
-from crawlers.errors import ConfigError
+from crawlers.errors import ConfigError, first_line
 from crawlers.inputs import input_label, read_input
 from crawlers.items import BusinessItem, DuplicateListing, ItemBatch, RejectedListing
 
@@ -290,9 +290,7 @@ class BusinessPostgresPipeline:
     def _failed(self, rows: list[tuple], batch: asyncio.Future, exc: Exception) -> None:
         self.stats.inc_value("businesses/store_errors", len(rows))
         if not batch.done():
-            text = str(exc).strip()
-            first = text.splitlines()[0][:200] if text else type(exc).__name__
-            batch.set_exception(StoreError(f"storing businesses failed: {first}"))
+            batch.set_exception(StoreError(f"storing businesses failed: {first_line(exc)}"))
 
     def _upsert(self, rows: list[tuple]) -> None:
         if self.db is None or self.db.broken or self.db.closed:

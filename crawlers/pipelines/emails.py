@@ -35,7 +35,7 @@ from scrapy.utils.asyncio import create_looping_call
 from crawlers import db, outcomes
 from crawlers.cluster.scheduler import AckHold, hold_acks
 from crawlers.env import redact_url
-from crawlers.errors import EXIT_FAILED, ConfigError, stop_crawl
+from crawlers.errors import EXIT_FAILED, ConfigError, first_line, stop_crawl
 from crawlers.items import ItemBatch
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class EmailStorePipeline:
         except psycopg.Error as exc:
             self.conn.close()
             raise ConfigError(
-                f"cannot prepare table {self.table!r} at {redact_url(self.url)}: {_line(exc)}"
+                f"cannot prepare table {self.table!r} at {redact_url(self.url)}: {first_line(exc)}"
             ) from None
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -199,7 +199,7 @@ class EmailStorePipeline:
         self._save_unsaved(rows)
         stop_crawl(
             self.crawler,
-            f"cannot write to PostgreSQL at {redact_url(self.url)}: {_line(exc)}; "
+            f"cannot write to PostgreSQL at {redact_url(self.url)}: {first_line(exc)}; "
             f"addresses not stored are in {self.unsaved}",
             reason="database_error",
             exit_code=EXIT_FAILED,
@@ -215,8 +215,3 @@ class EmailStorePipeline:
                 record = {"email": email, "site": site, "page": page, "first_seen": first_seen}
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
         self.stats.inc_value("emails/unsaved", len(rows))
-
-
-def _line(exc: Exception) -> str:
-    lines = str(exc).strip().splitlines()
-    return (lines[0] if lines else type(exc).__name__)[:200]

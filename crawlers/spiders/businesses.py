@@ -25,7 +25,7 @@ from twisted.internet.task import LoopingCall
 
 from crawlers import outcomes
 from crawlers.batches import batching, item_workers
-from crawlers.errors import EXIT_FAILED, ConfigError, stop_crawl
+from crawlers.errors import EXIT_FAILED, ConfigError, first_line, stop_crawl
 from crawlers.extraction.blocks import UNRECOGNISED
 from crawlers.extraction.businesses import (
     Listing,
@@ -489,8 +489,3 @@ class BusinessesSpider(scrapy.Spider):
         self.runs.clear()
         self.claimer.ready.clear()
         self.source.close()
-
-
-def first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__

@@ -80,6 +80,7 @@ def test_report_text_is_ascii_and_names_the_plan():
     text.encode("ascii")
     assert "success rate 100.0%" in text
     assert "PHX: ranked without europe (http_503)" in text
-    assert "within 10.0m: concurrency 4" in text  # 100 origins x 21 s / 600 s = 3.5
+    assert "within 10m00s: concurrency 4" in text  # 100 origins x 21 s / 600 s = 3.5
+    assert "3 explore pages x 2.0s + 5 expansions x 3.0s = 21.0s of browser time" in text
     report["plan"] = None
     assert format_report(report).endswith("capacity plan: nothing was measured")

@@ -36,3 +36,22 @@ def test_imported_modules_sees_both_import_forms(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text("import crawlers.pipelines.pdfs\nfrom crawlers.middlewares import retry\n")
     assert imported_modules(sample) == {"crawlers.pipelines.pdfs", "crawlers.middlewares"}
+
+
+def sources() -> list[Path]:
+    return sorted(CRAWLERS.rglob("*.py"))
+
+
+def test_one_helper_for_first_lines_and_durations():
+    # crawlers.errors.first_line and crawlers.progress_math.format_duration: a copy written
+    # again elsewhere drifts (five first-line copies and three duration formats were found).
+    copies = []
+    for path in sources():
+        text = path.read_text()
+        name = path.relative_to(CRAWLERS).as_posix()
+        if "splitlines()[0]" in text and name != "errors.py":
+            copies.append(f"{name}: splitlines()[0]")
+        for pattern in ("def _duration", "def format_duration", "def fmt_seconds"):
+            if pattern in text and name != "progress_math.py":
+                copies.append(f"{name}: {pattern}")
+    assert copies == []

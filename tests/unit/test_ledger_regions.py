@@ -2,7 +2,6 @@
 
 import pytest
 
-from crawlers.commands.targets import format_duration
 from crawlers.errors import ConfigError
 from crawlers.ledger.regions import (
     STATES,
@@ -84,9 +83,3 @@ def test_bad_targets_file(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         read_targets_file(path)
-
-
-def test_duration():
-    assert format_duration(59) == "0m 59s"
-    assert format_duration(3 * 3600 + 5 * 60) == "3h 05m"
-    assert format_duration(8 * 86400 + 3600) == "8d 1h 00m"

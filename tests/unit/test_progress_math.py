@@ -124,12 +124,31 @@ def test_counts_without_total_and_beyond_it():
         (61, "1m01s"),
         (3599, "59m59s"),
         (3600, "1h00m"),
+        (3 * 3600 + 5 * 60, "3h05m"),
         (86399, "23h59m"),
         (90061, "1d01h"),
+        (8 * 86400 + 3600, "8d01h"),
     ],
 )
 def test_format_duration(seconds, text):
     assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (None, "--"),
+        (0.3, "0.3s"),
+        (4.24, "4.2s"),
+        (59.94, "59.9s"),
+        # What rounds to a whole minute is shown as minutes, never as "60.0s".
+        (59.96, "1m00s"),
+        (150, "2m30s"),
+        (5400, "1h30m"),
+    ],
+)
+def test_format_duration_with_tenths(seconds, text):
+    assert format_duration(seconds, tenths=True) == text
 
 
 def test_format_bytes_and_rate():
