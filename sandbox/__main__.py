@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import json
 import os
+import shlex
 import signal
 import sys
+import tempfile
 
 from sandbox import sites
 from sandbox.server import Sandbox
@@ -68,6 +69,25 @@ def build(args: argparse.Namespace) -> Sandbox:
     return Sandbox(names, host=args.host, ports=ports, knobs=per_site, common=common)
 
 
+def try_line(recipe: dict) -> str:
+    """The demo's crawl of a site as a command a user can paste: its environment (the
+    portal's sandbox account included: it is the sandbox's, not a secret), arguments and
+    settings."""
+    words = [f"{k}={shlex.quote(str(v))}" for k, v in recipe.get("env", {}).items()]
+    words += ["scrapy", "crawl", recipe["spider"]]
+    for key, value in recipe.get("args", {}).items():
+        if key == "urls":
+            # Every seed on one line is unreadable: a file of them, one a line.
+            fd, path = tempfile.mkstemp(prefix="sandbox-urls-", suffix=".txt")
+            with os.fdopen(fd, "w") as fh:
+                fh.write("\n".join(str(value).split(",")) + "\n")
+            key, value = "urls_file", path
+        words += ["-a", f"{key}={shlex.quote(str(value))}"]
+    for key, value in recipe.get("settings", {}).items():
+        words += ["-s", f"{key}={shlex.quote(str(value))}"]
+    return " ".join(words)
+
+
 async def main_async(sandbox: Sandbox, ports_file: str | None) -> None:
     await sandbox._start_async()
     if ports_file:
@@ -78,11 +98,14 @@ async def main_async(sandbox: Sandbox, ports_file: str | None) -> None:
         os.replace(tmp, ports_file)
     for name in sandbox.names:
         print(f"sandbox: {name:<12} {sandbox.url(name)}", flush=True)
+        site = sandbox.site(name)
         # What a site holds, where that decides what a crawl finds (the directory's states).
-        about = getattr(sandbox.site(name), "about", None)
-        # Not the emails site's `about`: that one answers its sites' about pages.
-        if about is not None and not inspect.signature(about).parameters:
-            print(f"sandbox: {'':<12} holds {about()}", flush=True)
+        holds = getattr(site, "holds", None)
+        if holds is not None:
+            print(f"sandbox: {'':<12} holds {holds()}", flush=True)
+        recipe = site.demo()
+        if recipe:
+            print(f"sandbox: {'':<12} try: {try_line(recipe)}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -169,7 +169,7 @@ class Site(BaseSite):
         self.min_population = min_population
         self._burst_left = 0
 
-    def about(self) -> str:
+    def holds(self) -> str:
         """What the directory holds, for the launcher: any other search has no results."""
         return (
             f"{len(self.city_list)} cities of at least {self.min_population:,} people in "
@@ -374,10 +374,11 @@ class Site(BaseSite):
         searches = [s for s in self.searches.values() if s.state == DEMO_STATE]
         lines = [f"{s.terms}\t{s.location}" for s in searches]
         targets = _demo_targets_file(self.name, lines)
-        truth = self.truth()
-        want = {b.ypid for s in searches for b in s.results}
 
         def check(result: CrawlResult) -> str:
+            # The truth only once the crawl is over: the launcher prints this recipe at start.
+            truth = self.truth()
+            want = {b.ypid for s in searches for b in s.results}
             got = {i["ypid"] for i in result.items}
             ads = got & set(truth["ads"])
             stats = result.stats

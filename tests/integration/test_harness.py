@@ -181,3 +181,32 @@ def test_refused_pipeline_gives_one_line_and_no_traceback(crawl, free_tcp_port):
     assert "cannot reach PostgreSQL at postgresql://crawler:***@127.0.0.1" in errors[0]
     assert "Traceback" not in result.log
     assert secret not in result.log
+
+
+def test_sandbox_command_line_says_how_to_crawl_each_site(tmp_path):
+    """What a user needs to try a spider on the sandbox: the portal's account, what the
+    directory holds, and a command line per site."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--sites", "vehicles,businesses,emails"],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lines = []
+    try:
+        while sum("try:" in line for line in lines) < 3:
+            line = proc.stdout.readline()
+            assert line, "the sandbox stopped before printing a try line per site"
+            lines.append(line)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    text = "".join(lines)
+    vehicles_url = lines[0].split()[-1]
+    assert f"VEHICLES_BASE_URL={vehicles_url} VEHICLES_USERNAME=dealer" in text
+    assert "VEHICLES_PASSWORD=letmein-42 scrapy crawl vehicles" in text
+    assert "holds 462 cities" in text and "in CA,DE,MT" in text
+    targets = text.split("-a targets_file=")[1].split()[0]
+    assert Path(targets).read_text(encoding="utf-8").count("\t") >= 1
+    urls_file = text.split("-a urls_file=")[1].split()[0]
+    assert Path(urls_file).read_text().splitlines()[0].startswith("http://www.")

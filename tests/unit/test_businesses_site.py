@@ -40,7 +40,7 @@ def test_what_it_holds_by_default_and_says_so():
     site = Site(knobs)
     assert site.states == ["CA", "DE", "MT"]
     assert site.categories == ["plumbers", "dentists", "auto repair"]
-    assert site.about().endswith("in CA,DE,MT; categories: plumbers, dentists, auto repair")
+    assert site.holds().endswith("in CA,DE,MT; categories: plumbers, dentists, auto repair")
 
 
 def test_every_card_reads_back_as_its_truth_in_either_markup():
