@@ -21,6 +21,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
@@ -108,7 +109,8 @@ def _file_descriptor() -> descriptor_pb2.FileDescriptorProto:
 
 _POOL = descriptor_pool.DescriptorPool()
 _POOL.Add(_file_descriptor())
-Info = message_factory.GetMessageClass(_POOL.FindMessageTypeByName("crawlers.flights.Info"))
+# Any: a class made at run time, whose fields (data, trip, ...) no stub can name.
+Info: Any = message_factory.GetMessageClass(_POOL.FindMessageTypeByName("crawlers.flights.Info"))
 
 
 class TfsError(ValueError):
