@@ -418,8 +418,10 @@ def test_a_schedule_fires_once_per_slot_with_two_dashboards(
 
 
 def test_retry_failed_puts_the_failed_targets_back_and_runs_again(
-    sandbox_factory, nodes, dashboards, redis_url, tmp_path
+    sandbox_factory, nodes, dashboards, redis_url, chromium, tmp_path
 ):
+    from playwright.sync_api import sync_playwright
+
     from tests.integration.test_businesses import SETTINGS, generate, ledger_rows, site_knobs
 
     sb = sandbox_factory(["businesses"], knobs=site_knobs(broken="dentists|Dover, DE"))
@@ -444,12 +446,47 @@ def test_retry_failed_puts_the_failed_targets_back_and_runs_again(
     failed = [r for r in ledger_rows(env) if r["status"] == "failed"]
     assert [(r["search_terms"], r["city"]) for r in failed] == [("dentists", "Dover")]
 
+    # The run's failed units: the broken target, with the reason its failure is counted under.
+    first = read_job(redis.Redis.from_url(redis_url), "biz")
+    (reason,) = first["failures"]
+    status, listed = read(dash, f"api/jobs/biz/runs/{first['run']}/failures")
+    assert status == 200, listed
+    (unit,) = listed["failures"]
+    assert (unit["unit"], unit["reason"]) == ("dentists|Dover, DE", reason)
+    assert unit["node"] == first["nodes"][0]["node"] and unit["at"] >= first["started"]
+    assert read(dash, "api/jobs/biz/runs/nosuch/failures")[0] == 404
+
     sb.set_knobs("businesses", options={"broken": ""})
-    status, again = write(dash, "api/jobs/biz/retry-failed")
-    assert status == 200, again
-    assert again["put_back"] == 1 and again["state"] in ("pending", "running")
-    wait_for(lambda: started_job(dash, "biz")["state"] == "finished", what="the retry")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**launch_options())
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(dash.url + f"?token={TOKEN}")
+        shown = page.locator('section.job[data-job="biz"] tr.failed-unit')
+        shown.first.wait_for(timeout=60_000)
+        assert shown.count() == 1
+        assert shown.get_attribute("data-unit") == "dentists|Dover, DE"
+        assert shown.get_attribute("data-reason") == reason
+        shots = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or tmp_path)
+        page.screenshot(path=str(shots / "dashboard-failed-units.png"), full_page=True)
+        (before,) = started_job(dash, "biz")["nodes"]
+        page.locator('tr.started[data-job="biz"] .act-retry-failed').click()
+        page.locator("#start-result", has_text="retry-failed: biz").wait_for()
+        # The row was finished before the click too: the new scrapyd job must be the one.
+        wait_for(
+            lambda: (
+                (j := started_job(dash, "biz"))
+                and j["nodes"][0]["jobid"] != before["jobid"]
+                and j["state"] == "finished"
+            ),
+            what="the retry",
+        )
+        page.locator('tr.started[data-job="biz"][data-state="finished"]').wait_for()
+        browser.close()
     assert {r["status"] for r in ledger_rows(env)} == {"done"}
+    # A new run did it, and failed nothing.
+    second = read_job(redis.Redis.from_url(redis_url), "biz")
+    assert second["run"] != first["run"] and second["progress"]["done"] == 1
+    assert read(dash, f"api/jobs/biz/runs/{second['run']}/failures")[1]["failures"] == []
 
     # A spider that would redo everything says so instead.
     status, mails = write(
