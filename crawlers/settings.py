@@ -274,6 +274,7 @@ TELEMETRY_HISTORY_RUNS = 200  # and at most this many runs per job (0: no limit)
 TELEMETRY_SERIES_INTERVAL = 30.0  # seconds between the points of a run's chart, per node
 TELEMETRY_SILENT_AFTER = 300.0  # a node not heard from for 5 minutes is silent
 DASHBOARD_HOST = "127.0.0.1"
+TELEMETRY_FAILED_UNITS = 500  # the last failed units a node keeps for its run's record
 DASHBOARD_PORT = 8750
 DASHBOARD_TOKEN = env_str("DASHBOARD_TOKEN")  # required when not bound to localhost
 DASHBOARD_REFRESH = 2.0  # seconds between the page's refreshes
