@@ -1,10 +1,17 @@
 """Which units failed: kept bounded beside the stats, carried in snapshots, read per run."""
 
+import asyncio
+
+import redis
+from scrapy.http import HtmlResponse
+from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
+from twisted.python.failure import Failure
 
 from crawlers import outcomes
-from crawlers.telemetry import FileStore, read_failures, read_job
+from crawlers.spiders.emails import EmailsSpider
+from crawlers.telemetry import FileStore, RedisStore, read_failures, read_job
 from crawlers.telemetry.snapshot import build_snapshot
 
 
@@ -68,10 +75,6 @@ def test_a_run_record_in_files_keeps_its_failed_units(tmp_path):
 
 
 def test_units_of_several_nodes_are_merged_newest_first(redis_url):
-    import redis
-
-    from crawlers.telemetry import RedisStore
-
     store = RedisStore(redis.Redis.from_url(redis_url), prefix="t-failed")
     store.publish(snapshot("a", "r1", [{"unit": "v1", "reason": "login_failed", "at": 10.0}]))
     store.publish(snapshot("b", "r1", [{"unit": "v2", "reason": "timeout", "at": 20.0}]))
@@ -80,3 +83,20 @@ def test_units_of_several_nodes_are_merged_newest_first(redis_url):
         ("v2", "timeout", "b"),
         ("v1", "login_failed", "a"),
     ]
+
+
+def test_the_emails_spider_names_a_failed_site_by_its_host():
+    crawler = get_crawler(EmailsSpider)
+    spider = EmailsSpider.from_crawler(crawler, urls="https://u:pw-9@www.example.com/")
+    crawler.spider = spider
+    crawler.stats.open_spider()
+
+    async def first():
+        return [r async for r in spider.start()]
+
+    (request,) = asyncio.run(first())
+    failure = Failure(HttpError(HtmlResponse(request.url, status=500, request=request)))
+    failure.request = request
+    spider.page_failed(failure)
+    (unit,) = outcomes.failed_units(crawler.stats)
+    assert (unit["unit"], unit["reason"]) == ("www.example.com", "site_http_500")
