@@ -59,6 +59,8 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
 # CONCURRENCY_AUTO: the total concurrency moves between CONCURRENCY_AUTO_MIN and
 # CONCURRENT_REQUESTS (the ceiling) with the CPU, memory, event-loop delay and 429s, as
 # Crawlee's autoscaled pool does (crawlers/extensions/autoscale.py, BENCHMARKS.md).
+# Off here; the businesses and deals spiders turn it on, where it was measured at least as
+# good as the best fixed concurrency (emails and vehicles were not measured).
 CONCURRENCY_AUTO = False
 CONCURRENCY_AUTO_MIN = 1
 CONCURRENCY_AUTO_START = 0  # 0: start at the ceiling

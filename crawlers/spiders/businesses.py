@@ -118,6 +118,9 @@ class BusinessesSpider(scrapy.Spider):
         # a page, bench/compare.py's listing, C=64). 32 keeps a page's cards (30 at most)
         # in flight together, so the PostgreSQL pipeline still commits a page in one batch.
         "CONCURRENT_ITEMS": 32,
+        # At least as fast as the best fixed concurrency on this crawl (BENCHMARKS.md
+        # "autoscale"), and it backs off a site's 429s and an overloaded process.
+        "CONCURRENCY_AUTO": True,
         # Politeness towards the real site: ~2 pages/s per domain, jittered (0.5x-1.5x),
         # and AutoThrottle slows down further when the site does.
         "DOWNLOAD_DELAY": 0.5,
