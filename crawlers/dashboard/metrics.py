@@ -1,45 +1,45 @@
-"""Merged job views in Prometheus' text exposition format (version 0.0.4).
+"""Merged job views in Prometheus' text exposition format (version 0.0.4), written by
+prometheus-client.
 
 Everything is a gauge: a job's counts are sums over nodes that come and go, so they are not
 monotonic counters in Prometheus' sense. Each job shows its current run only, with no run
 label: a label value per run would leave one series per past run in Prometheus for ever.
 `crawl_run_started_seconds` changes when a new run starts (the counts then start again).
+The views are read afresh for each scrape, so the families are built per request (a
+collector of the request's own) rather than kept in the process-wide registry.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+from prometheus_client import generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 
-def _label(value: Any) -> str:
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return text.encode("ascii", "backslashreplace").decode("ascii")
-
-
-def _number(value: float) -> str:
-    return repr(float(value)) if isinstance(value, float) else str(int(value))
-
-
-class _Families:
-    def __init__(self):
-        self.families: dict[str, tuple[str, list[str]]] = {}
+class _Families(Collector):
+    def __init__(self) -> None:
+        self.families: dict[str, GaugeMetricFamily] = {}
 
     def add(self, name: str, help_text: str, labels: dict[str, Any], value: float | None):
         if value is None:
             return
-        _, samples = self.families.setdefault(name, (help_text, []))
-        pairs = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
-        samples.append(f"{name}{{{pairs}}} {_number(value)}")
+        family = self.families.get(name)
+        if family is None:
+            family = GaugeMetricFamily(name, help_text, labels=list(labels))
+            self.families[name] = family
+        family.add_metric([str(v) for v in labels.values()], value)
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families.values()
 
     def text(self) -> str:
-        lines = []
-        for name, (help_text, samples) in self.families.items():
-            lines.append(f"# HELP {name} {help_text}")
-            lines.append(f"# TYPE {name} gauge")
-            lines.extend(samples)
-        return "\n".join(lines) + "\n"
+        return generate_latest(self).decode("utf-8")
 
 
 def render(jobs: list[dict[str, Any]]) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from crawlers.browser import launch_options
 from crawlers.env import PROJECT_ROOT
@@ -81,6 +82,15 @@ def dashboards():
         dashboard.stop()
 
 
+def scraped(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """/metrics as a Prometheus server reads it: (name, sorted labels) -> value."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
 def test_api_and_metrics_show_the_last_local_crawl(sandbox_factory, dashboards, tmp_path):
     sb = sandbox_factory(["probe"])
     data = tmp_path / "data"
@@ -122,8 +132,9 @@ def test_api_and_metrics_show_the_last_local_crawl(sandbox_factory, dashboards, 
 
     status, content_type, text = get(dash.url + "metrics")
     assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
-    assert 'crawl_units{job="progress_probe",outcome="done"} 4' in text.splitlines()
-    assert 'crawl_failures{job="progress_probe",reason="http_404"} 2' in text.splitlines()
+    read = scraped(text)
+    assert read["crawl_units", (("job", "progress_probe"), ("outcome", "done"))] == 4
+    assert read["crawl_failures", (("job", "progress_probe"), ("reason", "http_404"))] == 2
 
     status, _, body = get(dash.url + "api/resources")
     resources = json.loads(body)
@@ -289,7 +300,12 @@ def test_page_shows_progress_moving_and_a_killed_node_turning_silent(
                 proc.wait(30)
     status, _, text = get(dash.url + "metrics")
     assert status == 200
-    assert re.search(r'crawl_node_silent\{job="dash",node="node-b",host="[^"]*"\} 1', text)
+    silent = {
+        dict(labels)["node"]: value
+        for (name, labels), value in scraped(text).items()
+        if name == "crawl_node_silent" and dict(labels)["job"] == "dash"
+    }
+    assert silent["node-b"] == 1
 
 
 def test_a_new_local_run_replaces_the_last_one_and_joins_the_history(
@@ -324,11 +340,11 @@ def test_a_new_local_run_replaces_the_last_one_and_joins_the_history(
     assert get(dash.url + "api/jobs/progress_probe/runs/nosuch")[0] == 404
     assert get(dash.url + "api/jobs/nosuch/runs")[0] == 404
 
-    lines = get(dash.url + "metrics")[2].splitlines()
-    assert 'crawl_units{job="progress_probe",outcome="done"} 4' in lines
-    assert not [line for line in lines if "run=" in line]
-    started = f'crawl_run_started_seconds{{job="progress_probe"}} {round(runs[0]["started"], 3)}'
-    assert started in lines
+    read = scraped(get(dash.url + "metrics")[2])
+    assert read["crawl_units", (("job", "progress_probe"), ("outcome", "done"))] == 4
+    assert not [labels for _, labels in read if "run" in dict(labels)]
+    started = read["crawl_run_started_seconds", (("job", "progress_probe"),)]
+    assert started == round(runs[0]["started"], 3)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(**launch_options())

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from crawlers.dashboard.metrics import render
 from crawlers.telemetry import FileStore, read_job, read_jobs
@@ -139,6 +140,16 @@ def test_file_store_round_trip(tmp_path):
     assert [v["job"] for v in read_jobs(store, now=NOW)] == ["j"]
 
 
+def scraped(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a /metrics text, parsed by prometheus-client's own reader:
+    (name, sorted labels) -> value."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
 SAMPLE = re.compile(r'^[a-z_]+\{([a-z_]+="(?:[^"\\]|\\.)*",?)*\} -?[0-9.e+]+$')
 
 
@@ -154,12 +165,30 @@ def test_prometheus_text_format():
     assert text.isascii()
     for line in lines:
         assert line.startswith("# HELP ") or line.startswith("# TYPE ") or SAMPLE.match(line), line
-    assert 'crawl_units{job="j",outcome="done"} 4' in lines
-    assert 'crawl_units_planned{job="j"} 100' in lines
-    assert 'crawl_failures{job="j",reason="http_404"} 2' in lines
-    assert 'crawl_node_up{job="j",node="a",host="h"} 1' in lines
-    assert 'crawl_node_silent{job="j",node="we\\"ird\\\\",host="h"} 1' in lines
-    assert 'crawl_job_state{job="j",state="running"} 1' in lines
+    # As a Prometheus server reads them (label order and number format are the writer's).
+    read = scraped(text)
+    assert read["crawl_units", (("job", "j"), ("outcome", "done"))] == 4
+    assert read["crawl_units_planned", (("job", "j"),)] == 100
+    assert read["crawl_failures", (("job", "j"), ("reason", "http_404"))] == 2
+    assert read["crawl_node_up", (("host", "h"), ("job", "j"), ("node", "a"))] == 1
+    assert read["crawl_node_silent", (("host", "h"), ("job", "j"), ("node", 'we"ird\\'))] == 1
+    assert read["crawl_job_state", (("job", "j"), ("state", "running"))] == 1
+    assert read["crawl_job_state", (("job", "j"), ("state", "silent"))] == 0
+    assert {f.type for f in text_string_to_metric_families(text)} == {"gauge"}
     # Every family is announced once, before its samples.
     names = [line.split()[2] for line in lines if line.startswith("# TYPE")]
     assert len(names) == len(set(names))
+
+
+def test_prometheus_labels_outside_ascii_read_back_as_they_are():
+    view = merge_job("j", [snap("nœud-1", host="hôte")], NOW, silent_after=60)
+    read = scraped(render([view]))
+    assert read["crawl_node_up", (("host", "hôte"), ("job", "j"), ("node", "nœud-1"))] == 1
+
+
+def test_prometheus_leaves_out_what_a_view_does_not_know():
+    # No resources sampled and no rate: no memory sample and no ETA, rather than a 0.
+    view = merge_job("j", [snap("a", resources={})], NOW, silent_after=60)
+    names = {name for name, _ in scraped(render([view]))}
+    assert "crawl_node_up" in names
+    assert not names & {"crawl_node_memory_bytes", "crawl_eta_seconds", "crawl_node_cpu_seconds"}
