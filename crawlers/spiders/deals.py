@@ -33,7 +33,7 @@ from crawlers.console import tell
 from crawlers.deals import capacity, places
 from crawlers.deals.ranking import best_deals
 from crawlers.deals.report import Tally, format_report, save
-from crawlers.deals.state import ArgsMismatch, open_state
+from crawlers.deals.state import ArgsMismatch, DealsState, open_state
 from crawlers.deals.tfs import encode, explore_query
 from crawlers.env import redact_url
 from crawlers.errors import ConfigError, stop_crawl
@@ -42,6 +42,7 @@ from crawlers.extraction.deals import (
     CARD,
     NO_RESULTS,
     OPTION,
+    ExplorePage,
     explore_problem,
     flights_problem,
     parse_explore,
@@ -173,7 +174,7 @@ class DealsSpider(scrapy.Spider):
         self.explore_planned = len(self.origins) * len(self.regions)
         # Opened in start(), once a cluster node has joined its job's run. (`self.state` is
         # Scrapy's: the dict JOBDIR keeps between runs, where the memory variant lives.)
-        self.ranking = None
+        self.ranking: DealsState | None = None
         self.tally = Tally(
             self.origins,
             [name for name, _ in self.regions],
@@ -193,6 +194,13 @@ class DealsSpider(scrapy.Spider):
             "deals_kind": kind,
             **extra,
         }
+
+    @property
+    def _ranking(self) -> DealsState:
+        # Requests come only from start(), which opens it first.
+        if self.ranking is None:
+            raise RuntimeError("the deals ranking is used before start() opened it")
+        return self.ranking
 
     async def start(self):
         try:
@@ -257,12 +265,13 @@ class DealsSpider(scrapy.Spider):
         kind = response.meta.get("deals_kind")
         # What an earlier attempt left must never stand for this one.
         response.meta.pop(PARSED, None)
+        parsed: ExplorePage | tuple[list[dict[str, Any]], int]
         if kind == "explore":
-            parsed = parse_explore(response.text)
-            problem = explore_problem(response.text, parsed)
+            parsed = explore = parse_explore(response.text)
+            problem = explore_problem(response.text, explore)
         elif kind == "expansion":
-            parsed = parse_flights(response.text)
-            problem = flights_problem(response.text, parsed)
+            parsed = flights = parse_flights(response.text)
+            problem = flights_problem(response.text, flights)
         else:
             return None
         if problem is None:
@@ -310,7 +319,7 @@ class DealsSpider(scrapy.Spider):
     def _region_in(self, request, deals=(), failed: str = ""):
         origin, region_id = request.meta["origin"], request.meta["region"]
         try:
-            recorded = self.ranking.record(
+            recorded = self._ranking.record(
                 origin, region_id, list(deals), f"failed:{failed}" if failed else "ok"
             )
             if recorded.first:
@@ -349,7 +358,7 @@ class DealsSpider(scrapy.Spider):
         # In the order of the arguments, not of arrival: ties come out the same anywhere.
         found = [deal for _, rid in self.regions for deal in regions.get(rid, [])]
         chosen = best_deals(found, self.top)
-        planned = self.ranking.plan(origin, len(chosen))
+        planned = self._ranking.plan(origin, len(chosen))
         outcomes.set_total(self.crawler.stats, self.explore_planned + planned)
         if first:
             self.tally.expansions_queued(len(chosen))
