@@ -25,6 +25,7 @@ from twisted.internet.task import LoopingCall
 
 from crawlers import outcomes
 from crawlers.batches import batching, item_workers
+from crawlers.components import register
 from crawlers.errors import EXIT_FAILED, ConfigError, first_line, stop_crawl
 from crawlers.extraction.blocks import UNRECOGNISED
 from crawlers.extraction.businesses import (
@@ -129,11 +130,6 @@ class BusinessesSpider(scrapy.Spider):
             "": "crawlers.pipelines.businesses.UnbufferedFileFeedStorage",
             "file": "crawlers.pipelines.businesses.UnbufferedFileFeedStorage",
         },
-        "ITEM_PIPELINES": {
-            "crawlers.pipelines.businesses.BusinessFilterPipeline": 300,
-            "crawlers.pipelines.businesses.BusinessDedupePipeline": 310,
-            "crawlers.pipelines.businesses.BusinessPostgresPipeline": 320,
-        },
     }
 
     def __init__(self, states: str | None = None, targets_file: str | None = None, **kwargs):
@@ -147,6 +143,14 @@ class BusinessesSpider(scrapy.Spider):
     @classmethod
     def update_settings(cls, settings):
         super().update_settings(settings)
+        register(
+            settings,
+            ITEM_PIPELINES={
+                "crawlers.pipelines.businesses.BusinessFilterPipeline": 300,
+                "crawlers.pipelines.businesses.BusinessDedupePipeline": 310,
+                "crawlers.pipelines.businesses.BusinessPostgresPipeline": 320,
+            },
+        )
         # The default output: a jsonlines feed in DATA_DIR, unless a feed was asked for or
         # the businesses go to PostgreSQL.
         if not settings.getdict("FEEDS") and not settings.get("DATABASE_URL"):

@@ -29,6 +29,7 @@ from scrapy_playwright.page import PageMethod
 
 from crawlers import outcomes
 from crawlers.cluster.connection import UNAVAILABLE, describe
+from crawlers.components import register
 from crawlers.console import tell
 from crawlers.deals import capacity, places
 from crawlers.deals.ranking import best_deals
@@ -110,7 +111,7 @@ class DealsSpider(scrapy.Spider):
         "DEALS_429_ROUNDS": 5,
         # At least as fast as the best fixed concurrency on flights pages in the browser
         # (BENCHMARKS.md "autoscale"), and it backs off 429s and an overloaded process.
-        "CONCURRENCY_AUTO": True,
+        "CONCURRENCY_AUTO": False,
         # A file of the node's own; None: the regions.json shipped in the package.
         "DEALS_REGIONS_FILE": None,
         # How long a cluster's ranking state stays in Redis after its last write.
@@ -120,9 +121,7 @@ class DealsSpider(scrapy.Spider):
     @classmethod
     def update_settings(cls, settings) -> None:
         super().update_settings(settings)
-        pipelines = settings.getdict("ITEM_PIPELINES")
-        pipelines.setdefault("crawlers.pipelines.deals.DealsPostgresPipeline", 500)
-        settings.set("ITEM_PIPELINES", pipelines, "spider")
+        register(settings, ITEM_PIPELINES={"crawlers.pipelines.deals.DealsPostgresPipeline": 500})
         if not settings.getdict("FEEDS"):
             data_dir = settings.get("DATA_DIR")
             feed = f"{data_dir}/out/deals-%(time)s.jsonl"

@@ -37,6 +37,7 @@ from twisted.internet.task import LoopingCall
 from crawlers import outcomes
 from crawlers.batches import batching, item_workers
 from crawlers.cluster import connection, keys
+from crawlers.components import register
 from crawlers.emails.addresses import RedisAddresses, address_book
 from crawlers.env import redact_url
 from crawlers.errors import ConfigError
@@ -93,7 +94,6 @@ class EmailsSpider(scrapy.Spider):
     custom_settings = {
         # Plain HTTP pages: no browser download handler in the way.
         "DOWNLOAD_HANDLERS": {"http": HTTP_HANDLER, "https": HTTP_HANDLER},
-        "ITEM_PIPELINES": {"crawlers.pipelines.emails.EmailStorePipeline": 300},
         # Many sites at once, few requests per site.
         "CONCURRENT_REQUESTS": 64,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 4,
@@ -101,8 +101,6 @@ class EmailsSpider(scrapy.Spider):
         # Items pass the pipelines without waiting for anything: 16 workers per page cost
         # 53 us per item here, Scrapy's default 100 cost 84 us (BENCHMARKS.md).
         "CONCURRENT_ITEMS": 16,
-        # Depth is the spider's own (EMAILS_MAX_DEPTH), counted per site.
-        "SPIDER_MIDDLEWARES": {"scrapy.spidermiddlewares.depth.DepthMiddleware": None},
         "DOWNLOAD_MAXSIZE": 8 * 1024 * 1024,
     }
 
@@ -120,6 +118,12 @@ class EmailsSpider(scrapy.Spider):
     @classmethod
     def update_settings(cls, settings):
         super().update_settings(settings)
+        register(
+            settings,
+            ITEM_PIPELINES={"crawlers.pipelines.emails.EmailStorePipeline": 300},
+            # Depth is the spider's own (EMAILS_MAX_DEPTH), counted per site.
+            SPIDER_MIDDLEWARES={"scrapy.spidermiddlewares.depth.DepthMiddleware": None},
+        )
         # A page yields its batch and its links (crawlers/batches.py).
         item_workers(settings, 4)
         # "A feed otherwise": without PostgreSQL and without -o/FEEDS, a JSON-lines file.

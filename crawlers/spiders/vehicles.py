@@ -27,6 +27,7 @@ from scrapy.exceptions import IgnoreRequest
 
 from crawlers import outcomes
 from crawlers.cluster.reported import ReportedInRun, reported_in_run
+from crawlers.components import register
 from crawlers.errors import ConfigError
 from crawlers.extraction.vehicles import inventory_page, is_safe_ref, vehicle_page
 from crawlers.items import VehicleItem
@@ -76,19 +77,15 @@ class VehiclesSpider(scrapy.Spider):
         super().update_settings(settings)
         # At "spider" priority: the project's crawl command hands Scrapy a ready Crawler,
         # whose settings Scrapy then updates with the project's at equal priority.
-        components = {
+        register(
+            settings,
             # After the redirect middleware (600) on the way back: a 302 to /login is an
             # expired session to renew, not a page to follow.
-            "DOWNLOADER_MIDDLEWARES": (
-                "crawlers.middlewares.vehicles_session.VehicleSessionMiddleware",
-                650,
-            ),
-            "ITEM_PIPELINES": ("crawlers.pipelines.pdfs.PdfPipeline", 100),
-        }
-        for name, (component, order) in components.items():
-            merged = settings.getdict(name)
-            merged[component] = order
-            settings.set(name, merged, priority="spider")
+            DOWNLOADER_MIDDLEWARES={
+                "crawlers.middlewares.vehicles_session.VehicleSessionMiddleware": 650
+            },
+            ITEM_PIPELINES={"crawlers.pipelines.pdfs.PdfPipeline": 100},
+        )
         # scrapy-playwright's default gives every navigation of a page the headers of the
         # request that opened it, which strips the Content-Type off the login form's POST.
         settings.set("PLAYWRIGHT_PROCESS_REQUEST_HEADERS", None, priority="spider")
