@@ -218,7 +218,7 @@ class BusinessPostgresPipeline:
         self.batch: asyncio.Future | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.writing: set[asyncio.Future] = set()
-        self.db = None
+        self.db: psycopg.Connection | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
