@@ -111,7 +111,7 @@ class DealsSpider(scrapy.Spider):
         "DEALS_429_ROUNDS": 5,
         # At least as fast as the best fixed concurrency on flights pages in the browser
         # (BENCHMARKS.md "autoscale"), and it backs off 429s and an overloaded process.
-        "CONCURRENCY_AUTO": False,
+        "CONCURRENCY_AUTO": True,
         # A file of the node's own; None: the regions.json shipped in the package.
         "DEALS_REGIONS_FILE": None,
         # How long a cluster's ranking state stays in Redis after its last write.
