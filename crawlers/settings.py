@@ -11,6 +11,7 @@ from scrapy.exceptions import ScrapyDeprecationWarning
 from scrapy.settings import default_settings
 
 from crawlers.browser import launch_options
+from crawlers.cluster.keys import STATE_TTL_SECONDS
 from crawlers.env import PROJECT_ROOT, env_bool, env_str, load_env
 
 load_env()
@@ -161,6 +162,20 @@ FEED_EXPORTERS = {
     "jsonlines": "crawlers.exporters.DataclassJsonLinesItemExporter",
     "csv": "crawlers.exporters.JsonFieldsCsvItemExporter",
 }
+
+# --- deals (crawlers/spiders/deals.py, README "deals") ------------------------------------
+# Seconds the number of cards/options must stay the same before a page counts as
+# rendered; it must exceed the longest pause between two cards of the site.
+DEALS_SETTLE_SECONDS = 1.5
+DEALS_RENDER_TIMEOUT = 30.0  # seconds a browser page may take to show results
+DEALS_CAPACITY_ORIGINS = 100  # origins the capacity plan is made for
+# A 429 that outlives RETRY_TIMES is queued again, up to this many times: the site
+# asks for patience (Retry-After), it is not broken, and giving up would lose deals.
+DEALS_429_ROUNDS = 5
+# A file of the node's own; None: the regions.json shipped in the package.
+DEALS_REGIONS_FILE = None
+# How long a cluster's ranking state stays in Redis after its last write.
+DEALS_STATE_TTL = STATE_TTL_SECONDS
 
 # --- businesses (crawlers/spiders/businesses.py, README "businesses") ----------------------
 # Accept/reject rules for listings: a file, empty to keep every listing, or None (unset)

@@ -101,21 +101,9 @@ class DealsSpider(scrapy.Spider):
         "within": "time the capacity plan must fit 100 origins into (default 60m)",
     }
     custom_settings = {
-        # Seconds the number of cards/options must stay the same before a page counts as
-        # rendered; it must exceed the longest pause between two cards of the site.
-        "DEALS_SETTLE_SECONDS": 1.5,
-        "DEALS_RENDER_TIMEOUT": 30.0,
-        "DEALS_CAPACITY_ORIGINS": 100,
-        # A 429 that outlives RETRY_TIMES is queued again, up to this many times: the site
-        # asks for patience (Retry-After), it is not broken, and giving up would lose deals.
-        "DEALS_429_ROUNDS": 5,
         # At least as fast as the best fixed concurrency on flights pages in the browser
         # (BENCHMARKS.md "autoscale"), and it backs off 429s and an overloaded process.
         "CONCURRENCY_AUTO": True,
-        # A file of the node's own; None: the regions.json shipped in the package.
-        "DEALS_REGIONS_FILE": None,
-        # How long a cluster's ranking state stays in Redis after its last write.
-        "DEALS_STATE_TTL": 7 * 24 * 3600,
     }
 
     @classmethod

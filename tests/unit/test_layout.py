@@ -55,3 +55,59 @@ def test_one_helper_for_first_lines_and_durations():
             if pattern in text and name != "progress_math.py":
                 copies.append(f"{name}: {pattern}")
     assert copies == []
+
+
+def setting_reads() -> list[tuple[str, str, bool]]:
+    """(file, NAME, with a default) for every `<...>settings.get*("NAME"...)` in crawlers/."""
+    reads = []
+    getters = {"get", "getint", "getfloat", "getbool", "getlist", "getdict", "getwithbase"}
+    for path in sources():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in getters
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+                and node.args[0].value.isupper()
+            ):
+                continue
+            receiver = ast.unparse(node.func.value)
+            if receiver in ("s", "settings") or receiver.endswith(".settings"):
+                has_default = len(node.args) > 1 or bool(node.keywords)
+                where = path.relative_to(CRAWLERS).as_posix()
+                reads.append((where, node.args[0].value, has_default))
+    return reads
+
+
+# Read bare on purpose: unset is their meaning (scrapy-redis' names, a list that replaces
+# another only where set).
+UNSET_MEANS_NOT_GIVEN = {
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "REDIS_DB",
+    "REDIS_PARAMS",
+    "SCHEDULER_SERIALIZER",
+    "PROXY_BAN_MARKERS",
+}
+
+
+def test_a_setting_read_without_a_default_has_one_in_settings_py():
+    # settings.py is where a default lives: a name read bare must be there (or one of
+    # Scrapy's), or the code silently gets None, 0 or False.
+    from scrapy.settings import default_settings
+
+    from crawlers import settings as project
+
+    known = {n for n in dir(project) if n.isupper()} | {
+        n for n in dir(default_settings) if n.isupper()
+    }
+    reads = setting_reads()
+    assert len(reads) > 100
+    missing = sorted(
+        f"{name} ({where})"
+        for where, name, has_default in reads
+        if not has_default and name not in known and name not in UNSET_MEANS_NOT_GIVEN
+    )
+    assert missing == []
