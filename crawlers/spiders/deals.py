@@ -182,9 +182,9 @@ class DealsSpider(scrapy.Spider):
             **extra,
         }
 
-    @property
-    def _ranking(self) -> DealsState:
-        # Requests come only from start(), which opens it first.
+    def _opened_ranking(self) -> DealsState:
+        # Requests come only from start(), which opens it first. A method, not a property:
+        # Scrapy's feed exporter reads every attribute of the spider for its URI params.
         if self.ranking is None:
             raise RuntimeError("the deals ranking is used before start() opened it")
         return self.ranking
@@ -306,7 +306,7 @@ class DealsSpider(scrapy.Spider):
     def _region_in(self, request, deals=(), failed: str = ""):
         origin, region_id = request.meta["origin"], request.meta["region"]
         try:
-            recorded = self._ranking.record(
+            recorded = self._opened_ranking().record(
                 origin, region_id, list(deals), f"failed:{failed}" if failed else "ok"
             )
             if recorded.first:
@@ -345,7 +345,7 @@ class DealsSpider(scrapy.Spider):
         # In the order of the arguments, not of arrival: ties come out the same anywhere.
         found = [deal for _, rid in self.regions for deal in regions.get(rid, [])]
         chosen = best_deals(found, self.top)
-        planned = self._ranking.plan(origin, len(chosen))
+        planned = self._opened_ranking().plan(origin, len(chosen))
         outcomes.set_total(self.crawler.stats, self.explore_planned + planned)
         if first:
             self.tally.expansions_queued(len(chosen))
