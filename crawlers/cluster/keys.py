@@ -7,7 +7,7 @@ the scripts also run on Redis Cluster. `<job>` is CRAWL_JOB (default: the spider
   cluster:{<job>}:<name>          the shared queue, one key per QUEUE_NAMES (queue.py)
   <kind>:{<job>}:<name>:<run>     state kept beside the queue for one run (run_key):
                                     emails:{<job>}:addresses:<run>, emails:{<job>}:claims:<run>
-                                    (crawlers/pipelines/email_dedupe.py),
+                                    (crawlers/emails/addresses.py),
                                     vehicles:{<job>}:reported:<run> (reported.py)
   deals:{<job>}:<run>:...         the deals' ranking state (crawlers/deals/state.py)
   pace:{<job>}:<site>             a site's pace shared by a job's nodes (all runs: the pace is
